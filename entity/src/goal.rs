@@ -1,0 +1,26 @@
+use sea_orm::entity::prelude::*;
+
+/// A learning goal of one learner, carrying the learner's current profile for that goal.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "goals")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub learner_id: Uuid,
+    /// The client's own key for the goal, unique per learner when present.
+    pub external_id: Option<String>,
+    pub title: String,
+    /// ACTIVE, COMPLETED or ARCHIVED.
+    pub status: String,
+    pub profile: Json,
+    /// 0 until the first profile update; +1 on each update.
+    pub profile_version: i32,
+    pub profile_updated_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,22 @@
+use sea_orm::entity::prelude::*;
+
+/// A bounded period of activity of one kind (PRACTICE, CHAT, MEDITATION).
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "sessions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub learner_id: Uuid,
+    pub kind: String,
+    pub started_at: DateTimeUtc,
+    pub ended_at: Option<DateTimeUtc>,
+    /// Number of attempts recorded in this session (kept by the same transaction as the attempt).
+    pub total_exercises: i32,
+    pub correct_answers: i32,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,16 @@
+//! Database migrations. Each migration is additive; `learngraph migrate down` rolls back the last.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_foundation;
+mod m20261124_000002_progress;
+mod util;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_foundation::Migration), Box::new(m20261124_000002_progress::Migration)]
+    }
+}

@@ -1,0 +1,132 @@
+//! Settings from command-line flags and `LEARNGRAPH_*` environment variables.
+//!
+//! The README's configuration table lists every field here; a test checks that it does.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// learngraph: the durable source of truth for a learning platform's learner data, over GraphQL.
+#[derive(Debug, Parser)]
+#[command(name = "learngraph", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database, then serve GraphQL over HTTP (the default).
+    Serve,
+    /// Apply or inspect database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Mint a bearer token signed with the configured secret.
+    Token {
+        /// The learner's externalId (for role `learner`) or a name for staff and services.
+        #[arg(long)]
+        sub: String,
+        /// What the token may do.
+        #[arg(long, value_enum, default_value_t = Role::Learner)]
+        role: Role,
+        /// Lifetime of the token in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl_seconds: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum MigrateAction {
+    /// Apply all pending migrations.
+    Up,
+    /// Roll back the last applied migration.
+    Down,
+    /// List migrations and whether each is applied.
+    Status,
+    /// Drop every table and apply all migrations from scratch (erases all data).
+    Fresh,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads and writes only its own learner (`sub` = the learner's externalId).
+    Learner,
+    /// Reads and writes all learners; may list learners.
+    Staff,
+    /// An AI or data service: reads and writes all learners.
+    Service,
+}
+
+/// Server settings. Every field can be given as a flag or as the environment variable named.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Database URL: `sqlite://path?mode=rwc` or `postgres://user@host/db`.
+    #[arg(long, global = true, env = "LEARNGRAPH_DATABASE_URL", default_value = "sqlite://learngraph.sqlite?mode=rwc")]
+    pub database_url: String,
+
+    /// Address to listen on. Port 0 picks a free port (the chosen address is logged).
+    #[arg(long, global = true, env = "LEARNGRAPH_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+
+    /// HS256 secret for bearer tokens. Without it the server runs in open development mode:
+    /// every request may read and write everything.
+    #[arg(long, global = true, env = "LEARNGRAPH_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Allow open development mode (no secret) on a non-loopback address.
+    #[arg(long, global = true, env = "LEARNGRAPH_ALLOW_OPEN", default_value_t = false)]
+    pub allow_open: bool,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, global = true, env = "LEARNGRAPH_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+
+    /// Largest accepted JSON value (goal profile, event payload, details), in bytes once serialized.
+    #[arg(long, global = true, env = "LEARNGRAPH_MAX_JSON_BYTES", default_value_t = 65_536)]
+    pub max_json_bytes: usize,
+
+    /// Deepest accepted query nesting.
+    #[arg(long, global = true, env = "LEARNGRAPH_MAX_DEPTH", default_value_t = 12)]
+    pub max_depth: usize,
+
+    /// Highest accepted query complexity; a list field costs its `first` times its selection.
+    #[arg(long, global = true, env = "LEARNGRAPH_MAX_COMPLEXITY", default_value_t = 10_000)]
+    pub max_complexity: usize,
+
+    /// Most operations accepted in one batched request.
+    #[arg(long, global = true, env = "LEARNGRAPH_MAX_BATCH", default_value_t = 10)]
+    pub max_batch: usize,
+
+    /// Longest a single SQL statement may run on PostgreSQL, in milliseconds.
+    #[arg(long, global = true, env = "LEARNGRAPH_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub statement_timeout_ms: u64,
+
+    /// Most pooled database connections.
+    #[arg(long, global = true, env = "LEARNGRAPH_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// Keep events for this many days (older ones are deleted when a learner logs a new one).
+    /// Unset: events are kept forever.
+    #[arg(long, global = true, env = "LEARNGRAPH_EVENT_RETENTION_DAYS")]
+    pub event_retention_days: Option<u32>,
+
+    /// Log filter, in `tracing` env-filter syntax (e.g. `info`, `learngraph=debug`).
+    #[arg(long, global = true, env = "LEARNGRAPH_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    /// Defaults for everything, with the given database: what tests and tools start from.
+    pub fn for_database(url: &str) -> Self {
+        let cli = Cli::parse_from(["learngraph", "--database-url", url]);
+        cli.config
+    }
+}

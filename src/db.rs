@@ -1,0 +1,73 @@
+//! Connecting (SQLite pragmas, PostgreSQL pool and statement timeout), migrating, and write
+//! transactions that serialize cleanly on both engines.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+
+use crate::config::Config;
+
+/// How long a SQLite writer waits for the write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    let mut opts = ConnectOptions::new(config.database_url.clone());
+    opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
+    if config.database_url.starts_with("sqlite:") {
+        // WAL lets readers run beside the single writer; the busy timeout makes writers queue
+        // instead of failing with "database is locked"; foreign keys are off by default in SQLite.
+        opts.max_connections(config.db_max_connections.clamp(1, 8)).map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    } else {
+        opts.max_connections(config.db_max_connections)
+            .min_connections(1)
+            .statement_timeout(Duration::from_millis(config.statement_timeout_ms));
+    }
+    Database::connect(opts).await.with_context(|| format!("connecting to {}", redact(&config.database_url)))
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("applying migrations")
+}
+
+/// Begins a transaction for a write. On SQLite it starts IMMEDIATE, taking the write lock up front:
+/// a deferred transaction that reads and then writes can fail with SQLITE_BUSY when another
+/// writer committed in between, even with a busy timeout. On PostgreSQL it is a plain
+/// READ COMMITTED transaction; counters are updated with `x = x + 1` in SQL.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            db.begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+        }
+        _ => db.begin().await,
+    }
+}
+
+/// The URL without its password, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &creds[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

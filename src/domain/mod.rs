@@ -1,0 +1,4 @@
+//! Rules that need no HTTP and no GraphQL: pure functions with their own unit tests.
+
+pub mod streak;
+pub mod validate;

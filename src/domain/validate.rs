@@ -1,0 +1,96 @@
+//! Input rules shared by the mutations: lengths, time zones, JSON sizes, times.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+
+use crate::error::ApiError;
+
+pub const MAX_EXTERNAL_ID_CHARS: usize = 128;
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_TEXT_CHARS: usize = 10_000;
+pub const MAX_KEY_CHARS: usize = 128;
+/// How far in the future a client-supplied `occurredAt` may be (clock skew).
+pub const MAX_FUTURE_SKEW: TimeDelta = TimeDelta::minutes(5);
+
+/// A required identifier-like string: trimmed, 1..=max characters, no control characters.
+pub fn key(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(ApiError::bad_input(field, "must not be empty"));
+    }
+    if trimmed.chars().count() > max {
+        return Err(ApiError::bad_input(field, format!("must be at most {max} characters")));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(ApiError::bad_input(field, "must not contain control characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Free text: at most `max` characters.
+pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    if value.chars().count() > max {
+        return Err(ApiError::bad_input(field, format!("must be at most {max} characters")));
+    }
+    Ok(value.to_owned())
+}
+
+pub fn time_zone(field: &str, value: &str) -> Result<Tz, ApiError> {
+    value.parse::<Tz>().map_err(|_| ApiError::bad_input(field, format!("`{value}` is not an IANA time zone name")))
+}
+
+/// A JSON value no larger than `max_bytes` once serialized.
+pub fn json_size(field: &str, value: &serde_json::Value, max_bytes: usize) -> Result<(), ApiError> {
+    let size = serde_json::to_vec(value).map(|v| v.len()).map_err(|_| ApiError::Internal)?;
+    if size > max_bytes {
+        return Err(ApiError::bad_input(field, format!("is {size} bytes; the limit is {max_bytes}")));
+    }
+    Ok(())
+}
+
+/// A client-supplied time of occurrence: not more than a few minutes ahead of `now`.
+pub fn occurred_at(value: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    match value {
+        None => Ok(now),
+        Some(at) if at > now + MAX_FUTURE_SKEW => {
+            Err(ApiError::bad_input("occurredAt", "is more than 5 minutes in the future"))
+        }
+        Some(at) => Ok(crate::clock::truncate_micros(at)),
+    }
+}
+
+/// `first` of a connection: 1..=100, never clamped.
+pub fn page_size(first: Option<i32>, default: i32) -> Result<u64, ApiError> {
+    let first = first.unwrap_or(default);
+    if !(1..=100).contains(&first) {
+        return Err(ApiError::bad_input("first", "must be between 1 and 100"));
+    }
+    Ok(first as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_trimmed_and_bounded() {
+        assert_eq!(key("externalId", "  user_7 ", 128).unwrap(), "user_7");
+        assert!(key("externalId", "   ", 128).is_err());
+        assert!(key("externalId", &"x".repeat(129), 128).is_err());
+        assert!(key("externalId", "a\u{0}b", 128).is_err());
+    }
+
+    #[test]
+    fn time_zones_must_be_iana_names() {
+        assert!(time_zone("timeZone", "Pacific/Auckland").is_ok());
+        assert!(time_zone("timeZone", "Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn page_size_is_not_clamped() {
+        assert_eq!(page_size(None, 20).unwrap(), 20);
+        assert!(page_size(Some(0), 20).is_err());
+        assert!(page_size(Some(101), 20).is_err());
+        assert_eq!(page_size(Some(100), 20).unwrap(), 100);
+    }
+}

@@ -1,0 +1,57 @@
+//! Scoped loading: every learner-owned read and write reaches its learner through these, so the
+//! scope check (`Viewer::authorize`) cannot be forgotten.
+
+use async_graphql::{Context, ID};
+use entity::learner;
+use sea_orm::prelude::Uuid;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::auth::Viewer;
+use crate::error::ApiResult;
+use crate::graphql::ids::{self, Kind};
+
+/// The learner with this UUID, if the viewer may reach it.
+pub async fn learner<C: ConnectionTrait>(db: &C, viewer: &Viewer, id: Uuid) -> ApiResult<learner::Model> {
+    if matches!(viewer, Viewer::Anonymous) {
+        return viewer.authorize(None);
+    }
+    viewer.authorize(learner::Entity::find_by_id(id).one(db).await?)
+}
+
+/// The learner named by a global id argument, if the viewer may reach it.
+pub async fn learner_by_gid<C: ConnectionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    field: &str,
+    id: &ID,
+) -> ApiResult<learner::Model> {
+    let uuid = ids::decode(field, id, Kind::Learner)?;
+    learner(db, viewer, uuid).await
+}
+
+pub async fn learner_by_external_id<C: ConnectionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    external_id: &str,
+) -> ApiResult<learner::Model> {
+    if matches!(viewer, Viewer::Anonymous) {
+        return viewer.authorize(None);
+    }
+    let found = learner::Entity::find().filter(learner::Column::ExternalId.eq(external_id)).one(db).await?;
+    viewer.authorize(found)
+}
+
+/// For queries: a missing learner is `null` for privileged viewers (and still FORBIDDEN for
+/// learner tokens, so they cannot tell a missing learner from another learner's).
+pub fn optional(result: ApiResult<learner::Model>) -> ApiResult<Option<learner::Model>> {
+    match result {
+        Ok(l) => Ok(Some(l)),
+        Err(crate::error::ApiError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The state and viewer of a resolver, in one call.
+pub fn parts<'a>(ctx: &Context<'a>) -> ApiResult<(&'a super::AppState, &'a Viewer)> {
+    Ok((super::state(ctx)?, super::viewer(ctx)))
+}

@@ -1,0 +1,25 @@
+//! DataLoaders: one batched `IN (…)` query per relation, so lists do not query per row.
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
+use entity::goal;
+use sea_orm::prelude::Uuid;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use crate::error::ApiError;
+
+/// Goals by id (for `LearnerEvent.goal` and `Attempt.goal`). Callers reach a goal only through
+/// a row of an already authorized learner.
+pub struct GoalLoader(pub DatabaseConnection);
+
+impl Loader<Uuid> for GoalLoader {
+    type Value = goal::Model;
+    type Error = ApiError;
+
+    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = goal::Entity::find().filter(goal::Column::Id.is_in(keys.iter().copied())).all(&self.0).await?;
+        Ok(rows.into_iter().map(|g| (g.id, g)).collect())
+    }
+}

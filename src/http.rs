@@ -1,0 +1,159 @@
+//! The axum router: POST /graphql, GET /graphql (GraphiQL, or a query by GET), embedded GraphiQL
+//! assets, /healthz and /readyz.
+
+use std::collections::HashMap;
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, Variables};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::Viewer;
+use crate::graphql::{AppSchema, AppState};
+
+#[derive(Clone)]
+struct HttpState {
+    app: AppState,
+    schema: AppSchema,
+}
+
+pub fn router(app: AppState) -> Router {
+    let schema = crate::graphql::build_schema(app.clone());
+    let max_body = app.config.max_body_bytes;
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/graphql/assets/{file}", get(asset))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(TraceLayer::new_for_http())
+        .with_state(HttpState { app, schema })
+}
+
+/// A GraphQL-shaped error response for requests refused before execution.
+fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, axum::Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))).into_response()
+}
+
+fn viewer(state: &HttpState, headers: &HeaderMap) -> Result<Viewer, Response> {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    state.app.auth.viewer(authorization).map_err(|e| {
+        let mut response = refuse(StatusCode::UNAUTHORIZED, e.code(), &e.message());
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
+    })
+}
+
+async fn graphql_post(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
+    // Only JSON bodies: a form or text/plain POST from another site cannot be a mutation.
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .is_some_and(|ct| ct == "application/json" || ct == "application/graphql-response+json");
+    if !json_body {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_REQUEST",
+            "POST /graphql takes Content-Type: application/json",
+        );
+    }
+    let viewer = match viewer(&state, &headers) {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(_) => return refuse(StatusCode::BAD_REQUEST, "BAD_REQUEST", "the body is not a GraphQL request in JSON"),
+    };
+    let batch = match batch {
+        BatchRequest::Batch(requests) if requests.len() > state.app.config.max_batch => {
+            let message = format!("at most {} operations per batch", state.app.config.max_batch);
+            return refuse(StatusCode::BAD_REQUEST, "BATCH_TOO_LARGE", &message);
+        }
+        BatchRequest::Batch(requests) => {
+            BatchRequest::Batch(requests.into_iter().map(|r| r.data(viewer.clone())).collect())
+        }
+        BatchRequest::Single(request) => BatchRequest::Single(request.data(viewer)),
+    };
+    let response = state.schema.execute_batch(batch).await;
+    axum::Json(response).into_response()
+}
+
+async fn graphql_get(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(query) = params.get("query") else {
+        return Html(GRAPHIQL_HTML).into_response();
+    };
+    // Queries only: a GET must never change anything (it can be triggered cross-site).
+    if let Ok(doc) = async_graphql::parser::parse_query(query) {
+        let name = params.get("operationName").map(String::as_str);
+        let is_mutation = doc.operations.iter().any(|(op_name, op)| {
+            op.node.ty != OperationType::Query && (name.is_none() || op_name.map(|n| n.as_str()) == name)
+        });
+        if is_mutation {
+            let mut response =
+                refuse(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "mutations must be sent with POST");
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+    }
+    let viewer = match viewer(&state, &headers) {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
+    let mut request = async_graphql::Request::new(query.clone()).data(viewer);
+    if let Some(name) = params.get("operationName") {
+        request = request.operation_name(name.clone());
+    }
+    if let Some(vars) = params.get("variables") {
+        match serde_json::from_str::<serde_json::Value>(vars) {
+            Ok(v) => request = request.variables(Variables::from_json(v)),
+            Err(_) => return refuse(StatusCode::BAD_REQUEST, "BAD_REQUEST", "`variables` is not JSON"),
+        }
+    }
+    axum::Json(state.schema.execute(request).await).into_response()
+}
+
+async fn ready(State(state): State<HttpState>) -> Response {
+    match state.app.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+const GRAPHIQL_HTML: &str = include_str!("../assets/graphiql/index.html");
+
+/// GraphiQL's files, served by the binary so that the IDE works without internet access.
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    ("graphiql.min.js", "text/javascript", include_bytes!("../assets/graphiql/graphiql.min.js")),
+    ("graphiql.min.css", "text/css", include_bytes!("../assets/graphiql/graphiql.min.css")),
+    ("react.production.min.js", "text/javascript", include_bytes!("../assets/graphiql/react.production.min.js")),
+    (
+        "react-dom.production.min.js",
+        "text/javascript",
+        include_bytes!("../assets/graphiql/react-dom.production.min.js"),
+    ),
+];
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, bytes)) => {
+            ([(header::CONTENT_TYPE, *content_type), (header::CACHE_CONTROL, "public, max-age=86400")], *bytes)
+                .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}

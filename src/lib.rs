@@ -1,0 +1,62 @@
+//! learngraph: one durable, typed, transactional store of learner data, served over GraphQL.
+//!
+//! The binary (`main.rs`) only parses the command line; everything else lives here so that tests
+//! and tools drive the same router and schema as production.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::auth::Auth;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::graphql::AppState;
+
+/// Connects to the configured database and migrates it.
+pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
+    let db = db::connect(&config).await?;
+    db::migrate(&db).await?;
+    let auth = Auth::new(config.jwt_secret.as_deref());
+    Ok(AppState { db, config: Arc::new(config), clock, auth })
+}
+
+/// A server bound to its address, ready to run.
+pub struct Server {
+    pub addr: SocketAddr,
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Binds the configured address (port 0 picks a free one).
+    pub async fn bind(state: AppState) -> anyhow::Result<Self> {
+        let listen = state.config.listen;
+        if state.auth.is_open() && !listen.ip().is_loopback() && !state.config.allow_open {
+            anyhow::bail!(
+                "refusing to listen on {listen} without LEARNGRAPH_JWT_SECRET: anyone could read and \
+                 write every learner. Set a secret, listen on 127.0.0.1, or pass --allow-open"
+            );
+        }
+        let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        let addr = listener.local_addr()?;
+        Ok(Server { addr, listener, state })
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        axum::serve(self.listener, http::router(self.state)).with_graceful_shutdown(shutdown).await?;
+        Ok(())
+    }
+}

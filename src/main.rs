@@ -1,0 +1,83 @@
+use anyhow::Context;
+use clap::Parser;
+use learngraph::auth::Auth;
+use learngraph::clock::Clock;
+use learngraph::config::{Cli, Command, MigrateAction};
+use learngraph::{Server, build_state, db};
+use migration::{Migrator, MigratorTrait};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&cli.config.log).context("parsing LEARNGRAPH_LOG")?)
+        .with_writer(std::io::stderr)
+        .init();
+    let config = cli.config;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let state = build_state(config.clone(), Clock::System).await?;
+            if state.auth.is_open() {
+                tracing::warn!(
+                    "no LEARNGRAPH_JWT_SECRET: open development mode, every request may read and write everything"
+                );
+            }
+            let server = Server::bind(state).await?;
+            tracing::info!(
+                address = %server.addr,
+                database = %db::redact(&config.database_url),
+                "learngraph listening; GraphiQL at http://{}/graphql",
+                server.addr
+            );
+            server.run(shutdown_signal()).await
+        }
+        Command::Migrate { action } => {
+            let conn = db::connect(&config).await?;
+            match action {
+                MigrateAction::Up => Migrator::up(&conn, None).await?,
+                MigrateAction::Down => Migrator::down(&conn, Some(1)).await?,
+                MigrateAction::Fresh => Migrator::fresh(&conn).await?,
+                MigrateAction::Status => {}
+            }
+            for m in Migrator::get_migration_with_status(&conn).await? {
+                println!("{:<40} {:?}", m.name(), m.status());
+            }
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", learngraph::graphql::sdl());
+            Ok(())
+        }
+        Command::Token { sub, role, ttl_seconds } => {
+            let auth = Auth::new(config.jwt_secret.as_deref());
+            let token = auth
+                .mint(&sub, role, ttl_seconds)
+                .context("set LEARNGRAPH_JWT_SECRET (or --jwt-secret) to mint tokens")?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,178 @@
+//! Recording attempts and keeping the practice counters and the streak summary current.
+//!
+//! Lock order, the same in every write of a learner's progress: the `learner_progress` row first
+//! (an upsert that increments a counter), then the rest. On PostgreSQL that row lock serializes
+//! one learner's progress writes, so concurrent attempts and resets neither deadlock nor lose an
+//! update; on SQLite, IMMEDIATE transactions already serialize writers.
+
+use chrono::NaiveDate;
+use entity::{attempt, exercise_stat, learner_progress, practice_day, session};
+use sea_orm::prelude::Uuid;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set, TryInsertResult,
+};
+
+use crate::domain::streak::StreakSummary;
+use crate::error::ApiResult;
+
+/// Adds one attempt to the learner's totals, creating the progress row on first use. This is the
+/// first write of every progress transaction: it takes the learner's progress lock.
+pub async fn count_attempt(txn: &DatabaseTransaction, learner_id: Uuid, correct: bool) -> ApiResult<()> {
+    let c = i64::from(correct);
+    learner_progress::Entity::insert(learner_progress::ActiveModel {
+        learner_id: Set(learner_id),
+        total_attempts: Set(1),
+        correct_attempts: Set(c),
+        longest_streak: Set(0),
+        last_practice_date: Set(None),
+        current_run_start: Set(None),
+    })
+    .on_conflict(
+        OnConflict::column(learner_progress::Column::LearnerId)
+            .value(learner_progress::Column::TotalAttempts, Expr::cust("\"learner_progress\".\"total_attempts\" + 1"))
+            .value(
+                learner_progress::Column::CorrectAttempts,
+                Expr::cust("\"learner_progress\".\"correct_attempts\" + \"excluded\".\"correct_attempts\""),
+            )
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// Adds the attempt to its session's counters.
+pub async fn count_in_session(txn: &DatabaseTransaction, session_id: Uuid, correct: bool) -> ApiResult<()> {
+    session::Entity::update_many()
+        .col_expr(session::Column::TotalExercises, Expr::col(session::Column::TotalExercises).add(1))
+        .col_expr(session::Column::CorrectAnswers, Expr::col(session::Column::CorrectAnswers).add(i32::from(correct)))
+        .filter(session::Column::Id.eq(session_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Adds the attempt to the per-exercise counters; `last_attempt_at` only moves forward, so a
+/// backdated attempt does not make an exercise look stale.
+pub async fn count_exercise(txn: &DatabaseTransaction, a: &attempt::Model) -> ApiResult<()> {
+    exercise_stat::Entity::insert(exercise_stat::ActiveModel {
+        learner_id: Set(a.learner_id),
+        exercise_id: Set(a.exercise_id.clone()),
+        attempts: Set(1),
+        correct: Set(i32::from(a.is_correct)),
+        last_attempt_at: Set(a.occurred_at),
+    })
+    .on_conflict(
+        OnConflict::columns([exercise_stat::Column::LearnerId, exercise_stat::Column::ExerciseId])
+            .value(exercise_stat::Column::Attempts, Expr::cust("\"exercise_stats\".\"attempts\" + 1"))
+            .value(
+                exercise_stat::Column::Correct,
+                Expr::cust("\"exercise_stats\".\"correct\" + \"excluded\".\"correct\""),
+            )
+            .value(
+                exercise_stat::Column::LastAttemptAt,
+                Expr::cust(
+                    "CASE WHEN \"excluded\".\"last_attempt_at\" > \"exercise_stats\".\"last_attempt_at\" \
+                     THEN \"excluded\".\"last_attempt_at\" ELSE \"exercise_stats\".\"last_attempt_at\" END",
+                ),
+            )
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// Adds the attempt to its practice day; returns true when the day is new for the learner.
+/// The day row is unique per (learner, day), so however many attempts land on one day at once,
+/// exactly one of them creates it.
+pub async fn count_day(txn: &DatabaseTransaction, learner_id: Uuid, day: NaiveDate, correct: bool) -> ApiResult<bool> {
+    let c = i32::from(correct);
+    let inserted = practice_day::Entity::insert(practice_day::ActiveModel {
+        learner_id: Set(learner_id),
+        day: Set(day),
+        attempts: Set(1),
+        correct: Set(c),
+    })
+    .on_conflict_do_nothing_on([practice_day::Column::LearnerId, practice_day::Column::Day])
+    .exec_without_returning(txn)
+    .await?;
+    if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+        return Ok(true);
+    }
+    practice_day::Entity::update_many()
+        .col_expr(practice_day::Column::Attempts, Expr::col(practice_day::Column::Attempts).add(1))
+        .col_expr(practice_day::Column::Correct, Expr::col(practice_day::Column::Correct).add(c))
+        .filter(practice_day::Column::LearnerId.eq(learner_id))
+        .filter(practice_day::Column::Day.eq(day))
+        .exec(txn)
+        .await?;
+    Ok(false)
+}
+
+/// Folds a new practice day into the stored streak summary. A day after the last practice day
+/// extends or restarts the run in O(1); an earlier (backdated) day can join or merge runs, so the
+/// summary is recomputed from the learner's practice days (one row per day, not per attempt).
+pub async fn add_practice_day(txn: &DatabaseTransaction, learner_id: Uuid, day: NaiveDate) -> ApiResult<StreakSummary> {
+    let stored = summary(txn, learner_id).await?;
+    let next = match stored.with_new_day(day) {
+        Some(next) => next,
+        None => {
+            let days: Vec<NaiveDate> = practice_day::Entity::find()
+                .select_only()
+                .column(practice_day::Column::Day)
+                .filter(practice_day::Column::LearnerId.eq(learner_id))
+                .into_tuple()
+                .all(txn)
+                .await?;
+            StreakSummary::from_days(days)
+        }
+    };
+    learner_progress::Entity::update_many()
+        .col_expr(learner_progress::Column::LongestStreak, Expr::value(i32::try_from(next.longest).unwrap_or(i32::MAX)))
+        .col_expr(learner_progress::Column::LastPracticeDate, Expr::value(next.last_practice_date))
+        .col_expr(learner_progress::Column::CurrentRunStart, Expr::value(next.current_run_start))
+        .filter(learner_progress::Column::LearnerId.eq(learner_id))
+        .exec(txn)
+        .await?;
+    Ok(next)
+}
+
+/// The stored streak summary of a learner (empty before the first attempt).
+pub async fn summary<C: ConnectionTrait>(db: &C, learner_id: Uuid) -> ApiResult<StreakSummary> {
+    Ok(learner_progress::Entity::find_by_id(learner_id).one(db).await?.map(summary_of).unwrap_or_default())
+}
+
+pub fn summary_of(p: learner_progress::Model) -> StreakSummary {
+    StreakSummary {
+        longest: u32::try_from(p.longest_streak).unwrap_or(0),
+        last_practice_date: p.last_practice_date,
+        current_run_start: p.current_run_start,
+    }
+}
+
+/// What `resetProgress` removed.
+pub struct ResetCounts {
+    pub attempts: u64,
+    pub sessions: u64,
+}
+
+/// Removes a learner's attempts, PRACTICE sessions, practice days and counters. Chat and
+/// meditation sessions are history, not progress, and stay.
+pub async fn reset(txn: &DatabaseTransaction, learner_id: Uuid) -> ApiResult<ResetCounts> {
+    // First the progress row: the same lock recordAttempt takes first.
+    learner_progress::Entity::delete_many()
+        .filter(learner_progress::Column::LearnerId.eq(learner_id))
+        .exec(txn)
+        .await?;
+    let attempts = attempt::Entity::delete_many().filter(attempt::Column::LearnerId.eq(learner_id)).exec(txn).await?;
+    practice_day::Entity::delete_many().filter(practice_day::Column::LearnerId.eq(learner_id)).exec(txn).await?;
+    exercise_stat::Entity::delete_many().filter(exercise_stat::Column::LearnerId.eq(learner_id)).exec(txn).await?;
+    let sessions = session::Entity::delete_many()
+        .filter(session::Column::LearnerId.eq(learner_id))
+        .filter(session::Column::Kind.eq("PRACTICE"))
+        .exec(txn)
+        .await?;
+    Ok(ResetCounts { attempts: attempts.rows_affected, sessions: sessions.rows_affected })
+}
