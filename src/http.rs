@@ -15,6 +15,7 @@ use serde_json::json;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Viewer;
+use crate::error::ApiError;
 use crate::graphql::{AppSchema, AppState};
 
 #[derive(Clone)]
@@ -41,13 +42,15 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
     (status, axum::Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))).into_response()
 }
 
-fn viewer(state: &HttpState, headers: &HeaderMap) -> Result<Viewer, Response> {
+fn viewer(state: &HttpState, headers: &HeaderMap) -> Result<Viewer, ApiError> {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    state.app.auth.viewer(authorization).map_err(|e| {
-        let mut response = refuse(StatusCode::UNAUTHORIZED, e.code(), &e.message());
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        response
-    })
+    state.app.auth.viewer(authorization)
+}
+
+fn unauthorized(e: ApiError) -> Response {
+    let mut response = refuse(StatusCode::UNAUTHORIZED, e.code(), &e.message());
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
 }
 
 async fn graphql_post(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -66,7 +69,7 @@ async fn graphql_post(State(state): State<HttpState>, headers: HeaderMap, body: 
     }
     let viewer = match viewer(&state, &headers) {
         Ok(v) => v,
-        Err(response) => return response,
+        Err(e) => return unauthorized(e),
     };
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(b) => b,
@@ -109,7 +112,7 @@ async fn graphql_get(
     }
     let viewer = match viewer(&state, &headers) {
         Ok(v) => v,
-        Err(response) => return response,
+        Err(e) => return unauthorized(e),
     };
     let mut request = async_graphql::Request::new(query.clone()).data(viewer);
     if let Some(name) = params.get("operationName") {

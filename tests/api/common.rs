@@ -1,0 +1,248 @@
+//! The test harness: a real server on port 0 over a fresh database (a temp SQLite file, or a
+//! uniquely named PostgreSQL database when `LEARNGRAPH_TEST_POSTGRES_URL` is set).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use async_graphql::{Request, Variables};
+use learngraph::auth::Viewer;
+use learngraph::clock::Clock;
+use learngraph::config::{Config, Role};
+use learngraph::graphql::{AppSchema, AppState, build_schema};
+use learngraph::{Server, build_state};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares each listed `async fn name(backend: Backend)` as two tests, `sqlite::name` and
+/// `postgres::name`; the PostgreSQL one returns early when no server is configured.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::common::Backend::Sqlite).await }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::common::postgres_url().is_none() {
+                        eprintln!("LEARNGRAPH_TEST_POSTGRES_URL is not set: PostgreSQL run skipped");
+                        return;
+                    }
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var("LEARNGRAPH_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())
+}
+
+pub const SECRET: &str = "test-secret-with-enough-entropy-0123456789";
+
+pub struct TestApp {
+    pub state: AppState,
+    pub schema: AppSchema,
+    pub addr: SocketAddr,
+    pub clock: Clock,
+    pub backend: Backend,
+    config: Config,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    sqlite_dir: Option<PathBuf>,
+    pg_database: Option<(String, String)>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, Clock::System, |_| {}).await
+    }
+
+    /// A server whose "now" is `clock` and whose settings `tweak` may change.
+    pub async fn spawn_with(backend: Backend, clock: Clock, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let (url, sqlite_dir, pg_database) = match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("learngraph-test-{unique}"));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                (format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display()), Some(dir), None)
+            }
+            Backend::Postgres => {
+                let admin = postgres_url().expect("LEARNGRAPH_TEST_POSTGRES_URL");
+                let name = format!("lg_test_{unique}");
+                let conn = Database::connect(&admin).await.expect("connect to PostgreSQL");
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+                conn.close().await.ok();
+                let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).expect("database URL with a path");
+                (format!("{base}/{name}"), None, Some((admin, name)))
+            }
+        };
+        let mut config = Config::for_database(&url);
+        config.listen = "127.0.0.1:0".parse().expect("addr");
+        config.log = "warn".into();
+        tweak(&mut config);
+        let state = build_state(config.clone(), clock.clone()).await.expect("state");
+        let mut app = TestApp {
+            schema: build_schema(state.clone()),
+            state,
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            clock,
+            backend,
+            config,
+            shutdown: None,
+            server: None,
+            sqlite_dir,
+            pg_database,
+        };
+        app.start().await;
+        app
+    }
+
+    async fn start(&mut self) {
+        let server = Server::bind(self.state.clone()).await.expect("bind");
+        self.addr = server.addr;
+        let (tx, rx) = oneshot::channel();
+        self.shutdown = Some(tx);
+        self.server = Some(tokio::spawn(async move {
+            server.run(async { rx.await.unwrap_or(()) }).await.expect("serve");
+        }));
+    }
+
+    /// Stops the server and closes the database, then starts a new server on the same database.
+    pub async fn restart(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+        if let Some(h) = self.server.take() {
+            h.await.ok();
+        }
+        self.state.db.clone().close().await.expect("close");
+        self.state = build_state(self.config.clone(), self.clock.clone()).await.expect("state");
+        self.schema = build_schema(self.state.clone());
+        self.start().await;
+    }
+
+    /// Executes a document in-process as `viewer`; returns the whole response as JSON.
+    pub async fn exec_as(&self, viewer: Viewer, query: &str, variables: Value) -> Value {
+        let request = Request::new(query).variables(Variables::from_json(variables)).data(viewer);
+        serde_json::to_value(self.schema.execute(request).await).expect("response json")
+    }
+
+    /// Executes as an open-mode viewer and returns `data`, failing the test on any error.
+    pub async fn ok(&self, query: &str, variables: Value) -> Value {
+        let response = self.exec_as(Viewer::Open, query, variables).await;
+        assert!(response.get("errors").is_none(), "unexpected errors: {response:#}");
+        response["data"].clone()
+    }
+
+    /// Executes as open mode and returns the first error's `extensions.code`.
+    pub async fn error_code(&self, query: &str, variables: Value) -> String {
+        let response = self.exec_as(Viewer::Open, query, variables).await;
+        first_code(&response)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs a GraphQL request over HTTP with an optional bearer token.
+    pub async fn post(&self, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut req = http_client().post(self.url("/graphql")).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("send");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub fn token(&self, sub: &str, role: Role) -> String {
+        learngraph::auth::Auth::new(Some(SECRET)).mint(sub, role, 3600).expect("mint")
+    }
+
+    /// Creates a learner and returns its global id.
+    pub async fn learner(&self, external_id: &str) -> String {
+        let data = self
+            .ok(
+                "mutation($e: String!) { ensureLearner(input: { externalId: $e }) { learner { id } } }",
+                json!({ "e": external_id }),
+            )
+            .await;
+        data["ensureLearner"]["learner"]["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Counts rows of `table` whose `learner_id` is the learner's UUID (raw SQL, both engines).
+    pub async fn count_rows(&self, table: &str, learner_uuid: Option<uuid::Uuid>) -> i64 {
+        let sql = match (learner_uuid, self.backend) {
+            (None, _) => format!("SELECT COUNT(*) AS n FROM {table}"),
+            (Some(id), Backend::Postgres) => format!("SELECT COUNT(*) AS n FROM {table} WHERE learner_id = '{id}'"),
+            (Some(id), Backend::Sqlite) => {
+                format!("SELECT COUNT(*) AS n FROM {table} WHERE learner_id = x'{}'", id.simple())
+            }
+        };
+        let row = self
+            .state
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(self.state.db.get_database_backend(), sql))
+            .await
+            .expect("count")
+            .expect("row");
+        row.try_get::<i64>("", "n").expect("n")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+        if let Some(dir) = self.sqlite_dir.take() {
+            std::fs::remove_dir_all(dir).ok();
+        }
+        if let Some((admin, name)) = self.pg_database.take() {
+            // Drop is synchronous: use a private runtime on another thread.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async move {
+                    if let Ok(conn) = Database::connect(&admin).await {
+                        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok();
+                        conn.close().await.ok();
+                    }
+                });
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().expect("client")
+}
+
+pub fn first_code(response: &Value) -> String {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {response:#}"))
+        .to_owned()
+}
+
+/// The UUID inside a global id.
+pub fn uuid_of(global_id: &str) -> uuid::Uuid {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(global_id).expect("base64");
+    let text = String::from_utf8(raw).expect("utf8");
+    uuid::Uuid::parse_str(text.split_once(':').expect("kind:uuid").1).expect("uuid")
+}

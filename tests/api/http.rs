@@ -1,0 +1,134 @@
+use serde_json::json;
+
+use crate::common::{Backend, TestApp, first_code, http_client};
+
+crate::on_each_backend!(
+    graphiql_is_served_with_its_assets_from_the_binary,
+    a_mutation_sent_by_get_is_405,
+    a_query_may_be_sent_by_get,
+    only_json_posts_are_accepted,
+    an_oversized_body_is_413,
+    batches_are_limited,
+    depth_and_complexity_limits_carry_codes,
+    health_and_readiness_answer,
+);
+
+async fn graphiql_is_served_with_its_assets_from_the_binary(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let client = http_client();
+    let page = client.get(app.url("/graphql")).send().await.expect("get");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("GraphiQL"));
+    assert!(!html.contains("https://") && !html.contains("http://"), "nothing is loaded from another host");
+    for (asset, content_type) in [
+        ("graphiql.min.js", "text/javascript"),
+        ("graphiql.min.css", "text/css"),
+        ("react.production.min.js", "text/javascript"),
+        ("react-dom.production.min.js", "text/javascript"),
+    ] {
+        assert!(html.contains(&format!("/graphql/assets/{asset}")), "{asset} referenced");
+        let res = client.get(app.url(&format!("/graphql/assets/{asset}"))).send().await.expect("asset");
+        assert_eq!(res.status(), 200, "{asset}");
+        assert_eq!(res.headers()["content-type"], content_type);
+        assert!(res.bytes().await.expect("bytes").len() > 5_000, "{asset} is the real bundle");
+    }
+    let missing = client.get(app.url("/graphql/assets/nope.js")).send().await.expect("get");
+    assert_eq!(missing.status(), 404);
+}
+
+async fn a_mutation_sent_by_get_is_405(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let res = http_client()
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { ensureLearner(input: { externalId: \"csrf\" }) { created } }")])
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "POST");
+    assert_eq!(app.count_rows("learners", None).await, 0);
+}
+
+async fn a_query_may_be_sent_by_get(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.learner("getter").await;
+    let res = http_client()
+        .get(app.url("/graphql"))
+        .query(&[
+            ("query", "query($e: String!) { learner(externalId: $e) { externalId } }"),
+            ("variables", "{\"e\":\"getter\"}"),
+        ])
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(body["data"]["learner"]["externalId"], "getter");
+}
+
+async fn only_json_posts_are_accepted(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let body = r#"{"query":"mutation { ensureLearner(input: { externalId: \"csrf\" }) { created } }"}"#;
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"] {
+        let res = http_client()
+            .post(app.url("/graphql"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status(), 415, "{content_type}");
+    }
+    assert_eq!(app.count_rows("learners", None).await, 0);
+    let res = http_client()
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 400);
+}
+
+async fn an_oversized_body_is_413(b: Backend) {
+    let app = TestApp::spawn_with(b, Default::default(), |c| c.max_body_bytes = 4096).await;
+    let (status, _) =
+        app.post(None, json!({ "query": "{ viewer { id } }", "variables": { "pad": "x".repeat(10_000) } })).await;
+    assert_eq!(status, 413);
+}
+
+async fn batches_are_limited(b: Backend) {
+    let app = TestApp::spawn_with(b, Default::default(), |c| c.max_batch = 3).await;
+    let one = json!({ "query": "{ learners(first: 1) { edges { cursor } } }" });
+    let (status, body) = app.post(None, json!([one, one])).await;
+    assert_eq!(status, 200);
+    assert_eq!(body.as_array().map(Vec::len), Some(2), "a batch gets one response per operation");
+    let (status, body) = app.post(None, json!([one, one, one, one])).await;
+    assert_eq!(status, 400);
+    assert_eq!(first_code(&body), "BATCH_TOO_LARGE");
+}
+
+async fn depth_and_complexity_limits_carry_codes(b: Backend) {
+    let app = TestApp::spawn_with(b, Default::default(), |c| {
+        c.max_depth = 5;
+        c.max_complexity = 500;
+    })
+    .await;
+    let deep = "{ learner(externalId: \"x\") { goals { learner { goals { learner { goals { id } } } } } } }";
+    let (_, body) = app.post(None, json!({ "query": deep })).await;
+    assert_eq!(first_code(&body), "QUERY_TOO_DEEP");
+    let wide = "{ learners(first: 100) { edges { node { attempts(first: 100) { edges { cursor } } } } } }";
+    let (_, body) = app.post(None, json!({ "query": wide })).await;
+    assert_eq!(first_code(&body), "QUERY_TOO_COMPLEX");
+    let (_, body) = app.post(None, json!({ "query": "{ learners(first: 5) { edges { cursor } } }" })).await;
+    assert!(body.get("errors").is_none(), "a modest query passes: {body}");
+}
+
+async fn health_and_readiness_answer(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    for path in ["/healthz", "/readyz"] {
+        let res = http_client().get(app.url(path)).send().await.expect("get");
+        assert_eq!(res.status(), 200, "{path}");
+    }
+}

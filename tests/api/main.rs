@@ -1,0 +1,14 @@
+//! Integration tests through the real schema and the real HTTP router. One binary for the whole
+//! API, so the stack is linked once.
+
+mod common;
+
+mod auth;
+mod contract;
+mod events;
+mod goals;
+mod http;
+mod learners;
+mod meta;
+mod progress;
+mod streaks;

@@ -1,0 +1,66 @@
+//! Checks on the project itself: the SDL contract, the README's configuration table, and that
+//! erasure knows every learner-owned table.
+
+use clap::CommandFactory;
+use sea_orm::ConnectionTrait;
+
+use crate::common::{Backend, TestApp};
+
+#[test]
+fn schema_graphql_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schema.graphql");
+    let sdl = learngraph::graphql::sdl();
+    if std::env::var("LEARNGRAPH_UPDATE_SCHEMA").is_ok() {
+        std::fs::write(path, &sdl).expect("write schema");
+    }
+    let stored = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        stored == sdl,
+        "tests/schema.graphql is stale: run `cargo run -- schema > tests/schema.graphql` \
+         (or LEARNGRAPH_UPDATE_SCHEMA=1 cargo test schema_graphql_is_current) and review the diff"
+    );
+}
+
+#[test]
+fn readme_configuration_table_lists_every_setting() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md");
+    let cmd = learngraph::config::Cli::command();
+    let mut checked = 0;
+    for arg in cmd.get_arguments() {
+        let Some(env) = arg.get_env() else { continue };
+        let env = env.to_string_lossy();
+        let flag = format!("--{}", arg.get_long().expect("long flag"));
+        let row = readme.lines().find(|l| l.starts_with('|') && l.contains(&format!("`{env}`")));
+        let row = row.unwrap_or_else(|| panic!("README configuration table has no row for `{env}`"));
+        assert!(row.contains(&format!("`{flag}`")), "README row for {env} names its flag {flag}");
+        checked += 1;
+    }
+    assert!(checked >= 10, "the settings were found ({checked})");
+}
+
+crate::on_each_backend!(every_table_with_a_learner_id_is_erased_with_the_learner);
+
+async fn every_table_with_a_learner_id_is_erased_with_the_learner(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let sql = match b {
+        Backend::Sqlite => {
+            "SELECT m.name AS t FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND p.name = 'learner_id'"
+        }
+        Backend::Postgres => {
+            "SELECT table_name::text AS t FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND column_name = 'learner_id'"
+        }
+    };
+    let rows = app
+        .state
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(app.state.db.get_database_backend(), sql))
+        .await
+        .expect("tables");
+    let mut tables: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "t").expect("t")).collect();
+    tables.sort();
+    let mut listed: Vec<String> = learngraph::graphql::learner::LEARNER_TABLES.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(tables, listed, "LEARNER_TABLES (and erase_learner) must cover every table with a learner_id");
+}
