@@ -1,6 +1,7 @@
 //! Connecting (SQLite pragmas, PostgreSQL pool and statement timeout), migrating, and write
 //! transactions that serialize cleanly on both engines.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -10,6 +11,8 @@ use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
     TransactionOptions, TransactionTrait,
 };
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Config;
 
@@ -45,18 +48,32 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 /// a deferred transaction that reads and then writes can fail with SQLITE_BUSY when another
 /// writer committed in between, even with a busy timeout. On PostgreSQL it is a plain
 /// READ COMMITTED transaction; counters are updated with `x = x + 1` in SQL.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+///
+/// SQLite has one writer at a time. Writers of this process first take their turn at `gate`, so
+/// they queue in order instead of sleeping in SQLite's busy handler (which polls with growing
+/// sleeps and makes tail latency long); the busy timeout still covers other processes. Hold the
+/// returned turn until the transaction is committed or dropped.
+pub async fn begin_write(
+    db: &DatabaseConnection,
+    gate: &Arc<Semaphore>,
+) -> Result<(DatabaseTransaction, WriteTurn), DbErr> {
     match db.get_database_backend() {
         DbBackend::Sqlite => {
-            db.begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..Default::default()
-            })
-            .await
+            let turn = gate.clone().acquire_owned().await.ok();
+            let txn = db
+                .begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                })
+                .await?;
+            Ok((txn, turn))
         }
-        _ => db.begin().await,
+        _ => Ok((db.begin().await?, None)),
     }
 }
+
+/// This process's turn to write (SQLite only); released when dropped.
+pub type WriteTurn = Option<OwnedSemaphorePermit>;
 
 /// The URL without its password, for logs.
 pub fn redact(url: &str) -> String {

@@ -14,12 +14,10 @@ pub mod http;
 pub mod store;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::auth::Auth;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::graphql::AppState;
@@ -28,8 +26,7 @@ use crate::graphql::AppState;
 pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
     let db = db::connect(&config).await?;
     db::migrate(&db).await?;
-    let auth = Auth::new(config.jwt_secret.as_deref());
-    Ok(AppState { db, config: Arc::new(config), clock, auth })
+    Ok(AppState::new(db, config, clock))
 }
 
 /// A server bound to its address, ready to run.

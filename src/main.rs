@@ -1,8 +1,10 @@
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use clap::Parser;
 use learngraph::auth::Auth;
 use learngraph::clock::Clock;
-use learngraph::config::{Cli, Command, MigrateAction};
+use learngraph::config::{Cli, Command, Config, MigrateAction};
 use learngraph::{Server, build_state, db};
 use migration::{Migrator, MigratorTrait};
 use tracing_subscriber::EnvFilter;
@@ -13,6 +15,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&cli.config.log).context("parsing LEARNGRAPH_LOG")?)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let config = cli.config;
     match cli.command.unwrap_or(Command::Serve) {
@@ -33,7 +36,9 @@ async fn main() -> anyhow::Result<()> {
             server.run(shutdown_signal()).await
         }
         Command::Migrate { action } => {
-            let conn = db::connect(&config).await?;
+            // One connection: `fresh` turns SQLite's foreign-key checks off with a PRAGMA, which
+            // holds for one connection only; its drops must run on that same connection.
+            let conn = db::connect(&Config { db_max_connections: 1, ..config.clone() }).await?;
             match action {
                 MigrateAction::Up => Migrator::up(&conn, None).await?,
                 MigrateAction::Down => Migrator::down(&conn, Some(1)).await?,

@@ -55,3 +55,10 @@ pub fn optional(result: ApiResult<learner::Model>) -> ApiResult<Option<learner::
 pub fn parts<'a>(ctx: &Context<'a>) -> ApiResult<(&'a super::AppState, &'a Viewer)> {
     Ok((super::state(ctx)?, super::viewer(ctx)))
 }
+
+/// The learner that owns a row being resolved (`Goal.learner`, `Attempt.learner`, …), through the
+/// same scope check as every other read.
+pub async fn owner(ctx: &Context<'_>, learner_id: Uuid) -> ApiResult<super::learner::Learner> {
+    let (state, viewer) = parts(ctx)?;
+    learner(&state.db, viewer, learner_id).await.map(super::learner::Learner)
+}

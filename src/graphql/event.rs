@@ -1,7 +1,6 @@
 //! The append-only interaction log.
 
 use async_graphql::connection::Connection;
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::event;
@@ -12,9 +11,8 @@ use super::access::{self, parts};
 use super::goal::{Goal, goal_of_learner};
 use super::ids::{self, Kind};
 use super::learner::Learner;
-use super::loaders::GoalLoader;
+use super::loaders;
 use super::page;
-use crate::db::begin_write;
 use crate::domain::validate;
 use crate::error::{ApiError, ApiResult, is_unique_violation};
 
@@ -43,13 +41,10 @@ impl LearnerEvent {
     }
     /// The goal the event is about, if any.
     async fn goal(&self, ctx: &Context<'_>) -> ApiResult<Option<Goal>> {
-        let Some(goal_id) = self.0.goal_id else { return Ok(None) };
-        let loader = ctx.data::<DataLoader<GoalLoader>>()?;
-        Ok(loader.load_one(goal_id).await.map_err(|_| ApiError::Internal)?.map(Goal))
+        loaders::goal(ctx, self.0.goal_id).await
     }
     async fn learner(&self, ctx: &Context<'_>) -> ApiResult<Learner> {
-        let (state, viewer) = parts(ctx)?;
-        access::learner(&state.db, viewer, self.0.learner_id).await.map(Learner)
+        access::owner(ctx, self.0.learner_id).await
     }
 }
 
@@ -122,7 +117,7 @@ impl EventMutation {
         let now = state.clock.now();
         let occurred_at = validate::occurred_at(input.occurred_at, now)?;
 
-        let txn = begin_write(&state.db).await?;
+        let (txn, _turn) = state.begin_write().await?;
         let owner = access::learner_by_gid(&txn, viewer, "learnerId", &input.learner_id).await?;
         if let Some(key) = &key
             && let Some(first) = by_key(&txn, owner.id, key).await?

@@ -14,7 +14,6 @@ use super::access::{self, parts};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use crate::auth::Viewer;
-use crate::db::begin_write;
 use crate::domain::validate;
 use crate::error::{ApiError, ApiResult, is_unique_violation};
 
@@ -90,8 +89,7 @@ impl Goal {
     }
     /// The learner this goal belongs to.
     async fn learner(&self, ctx: &Context<'_>) -> ApiResult<Learner> {
-        let (state, viewer) = parts(ctx)?;
-        access::learner(&state.db, viewer, self.0.learner_id).await.map(Learner)
+        access::owner(ctx, self.0.learner_id).await
     }
     /// Every stored version of the profile, newest first.
     async fn profile_history(
@@ -220,7 +218,7 @@ impl GoalMutation {
             validate::json_size("profile", p, state.config.max_json_bytes)?;
         }
         let now = state.clock.now();
-        let txn = begin_write(&state.db).await?;
+        let (txn, _turn) = state.begin_write().await?;
         let owner = access::learner_by_gid(&txn, viewer, "learnerId", &input.learner_id).await?;
         let id = Uuid::now_v7();
         let (profile, version) = match input.profile {
@@ -258,7 +256,7 @@ impl GoalMutation {
     async fn update_goal(&self, ctx: &Context<'_>, input: UpdateGoalInput) -> ApiResult<GoalPayload> {
         let (state, viewer) = parts(ctx)?;
         let title = input.title.map(|t| validate::key("title", &t, validate::MAX_NAME_CHARS)).transpose()?;
-        let txn = begin_write(&state.db).await?;
+        let (txn, _turn) = state.begin_write().await?;
         let (current, _) = scoped_goal(&txn, viewer, "id", &input.id).await?;
         let mut row: goal::ActiveModel = current.into();
         if let Some(t) = title {
@@ -281,7 +279,7 @@ impl GoalMutation {
         let Json(profile) = input.profile;
         validate::json_size("profile", &profile, state.config.max_json_bytes)?;
         let now = state.clock.now();
-        let txn = begin_write(&state.db).await?;
+        let (txn, _turn) = state.begin_write().await?;
         let (mut current, _) = scoped_goal(&txn, viewer, "goalId", &input.goal_id).await?;
         // Compare-and-set on the version: on PostgreSQL two writers may read the same version;
         // only one UPDATE matches it. A writer without expectedVersion re-reads and retries.

@@ -17,7 +17,6 @@ use super::goal::{Goal, GoalStatus};
 use super::ids::{self, Kind};
 use super::page;
 use super::progress::{self, Attempt, AttemptFilter, ProgressStats, Session, SessionKind, Streak};
-use crate::db::begin_write;
 use crate::domain::validate;
 use crate::error::{ApiError, ApiResult};
 
@@ -276,7 +275,7 @@ impl LearnerMutation {
             None => "UTC".to_owned(),
         };
         let now = state.clock.now();
-        let txn = begin_write(&state.db).await?;
+        let (txn, _turn) = state.begin_write().await?;
         let row = learner::ActiveModel {
             id: Set(Uuid::now_v7()),
             external_id: Set(external_id.clone()),
@@ -307,7 +306,7 @@ impl LearnerMutation {
     #[tracing::instrument(skip_all)]
     async fn update_learner(&self, ctx: &Context<'_>, input: UpdateLearnerInput) -> ApiResult<UpdateLearnerPayload> {
         let (state, viewer) = parts(ctx)?;
-        let txn = begin_write(&state.db).await?;
+        let (txn, _turn) = state.begin_write().await?;
         let current = access::learner_by_gid(&txn, viewer, "id", &input.id).await?;
         let mut settings: LearnerSettings = serde_json::from_value(current.settings.clone()).unwrap_or_default();
         let mut row: learner::ActiveModel = current.into();
@@ -342,7 +341,7 @@ impl LearnerMutation {
     async fn delete_learner(&self, ctx: &Context<'_>, input: DeleteLearnerInput) -> ApiResult<DeleteLearnerPayload> {
         let (state, viewer) = parts(ctx)?;
         let id = ids::decode("id", &input.id, Kind::Learner)?;
-        let txn = begin_write(&state.db).await?;
+        let (txn, _turn) = state.begin_write().await?;
         match access::learner(&txn, viewer, id).await {
             Ok(found) => erase_learner(&txn, found.id).await?,
             // Already gone: privileged viewers may repeat the call.

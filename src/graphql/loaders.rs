@@ -23,3 +23,13 @@ impl Loader<Uuid> for GoalLoader {
         Ok(rows.into_iter().map(|g| (g.id, g)).collect())
     }
 }
+
+/// The goal a row points at, through the batched loader.
+pub async fn goal(
+    ctx: &async_graphql::Context<'_>,
+    id: Option<Uuid>,
+) -> crate::error::ApiResult<Option<super::goal::Goal>> {
+    let Some(id) = id else { return Ok(None) };
+    let loader = ctx.data::<async_graphql::dataloader::DataLoader<GoalLoader>>()?;
+    Ok(loader.load_one(id).await?.map(super::goal::Goal))
+}

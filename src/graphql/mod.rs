@@ -36,6 +36,20 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Clock,
     pub auth: Auth,
+    /// Turns to write on SQLite (one at a time); see `db::begin_write`.
+    pub write_gate: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, config: Config, clock: Clock) -> Self {
+        let auth = Auth::new(config.jwt_secret.as_deref());
+        AppState { db, config: Arc::new(config), clock, auth, write_gate: Arc::new(tokio::sync::Semaphore::new(1)) }
+    }
+
+    /// A write transaction (IMMEDIATE on SQLite); keep the turn until commit.
+    pub async fn begin_write(&self) -> Result<(sea_orm::DatabaseTransaction, crate::db::WriteTurn), sea_orm::DbErr> {
+        crate::db::begin_write(&self.db, &self.write_gate).await
+    }
 }
 
 #[derive(MergedObject, Default)]

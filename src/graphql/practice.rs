@@ -12,7 +12,6 @@ use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::progress::{Attempt, Session, SessionKind, Streak, tz_of};
 use crate::auth::Viewer;
-use crate::db::begin_write;
 use crate::domain::streak::local_date;
 use crate::domain::validate;
 use crate::error::{ApiError, ApiResult, is_unique_violation};
@@ -96,7 +95,7 @@ impl ProgressMutation {
         let now = state.clock.now();
         let started_at = validate::occurred_at(input.started_at, now)
             .map_err(|_| ApiError::bad_input("startedAt", "is more than 5 minutes in the future"))?;
-        let txn = begin_write(&state.db).await?;
+        let (txn, _turn) = state.begin_write().await?;
         let owner = access::learner_by_gid(&txn, viewer, "learnerId", &input.learner_id).await?;
         let created = session::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -119,7 +118,7 @@ impl ProgressMutation {
     async fn end_session(&self, ctx: &Context<'_>, input: EndSessionInput) -> ApiResult<SessionPayload> {
         let (state, viewer) = parts(ctx)?;
         let now = state.clock.now();
-        let txn = begin_write(&state.db).await?;
+        let (txn, _turn) = state.begin_write().await?;
         let current = scoped_session(&txn, viewer, "sessionId", &input.session_id).await?;
         if current.ended_at.is_some() {
             return Ok(SessionPayload { session: Session(current) });
@@ -168,7 +167,7 @@ impl ProgressMutation {
         }
         let occurred_at = validate::occurred_at(input.occurred_at, now)?;
 
-        let txn = begin_write(&state.db).await?;
+        let (txn, _turn) = state.begin_write().await?;
         let owner = access::learner_by_gid(&txn, viewer, "learnerId", &input.learner_id).await?;
         let tz = tz_of(&owner);
         let today = local_date(now, tz);
@@ -236,7 +235,7 @@ impl ProgressMutation {
     #[tracing::instrument(skip_all)]
     async fn reset_progress(&self, ctx: &Context<'_>, input: ResetProgressInput) -> ApiResult<ResetProgressPayload> {
         let (state, viewer) = parts(ctx)?;
-        let txn = begin_write(&state.db).await?;
+        let (txn, _turn) = state.begin_write().await?;
         let owner = access::learner_by_gid(&txn, viewer, "learnerId", &input.learner_id).await?;
         let counts = practice::reset(&txn, owner.id).await?;
         txn.commit().await?;

@@ -1,7 +1,6 @@
 //! Progress tracking: sessions, attempts, streaks and statistics (types and reads).
 
 use async_graphql::connection::Connection;
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -13,7 +12,7 @@ use super::access::{self, parts};
 use super::goal::Goal;
 use super::ids::{self, Kind};
 use super::learner::Learner;
-use super::loaders::GoalLoader;
+use super::loaders;
 use super::page;
 use super::scalars::Date;
 use crate::domain::streak::{StreakSummary, local_date};
@@ -85,8 +84,7 @@ impl Session {
         ratio(i64::from(self.0.correct_answers), i64::from(self.0.total_exercises))
     }
     async fn learner(&self, ctx: &Context<'_>) -> ApiResult<Learner> {
-        let (state, viewer) = parts(ctx)?;
-        access::learner(&state.db, viewer, self.0.learner_id).await.map(Learner)
+        access::owner(ctx, self.0.learner_id).await
     }
     /// The attempts of this session, newest first.
     #[graphql(complexity = "page::cost(first, child_complexity)")]
@@ -152,13 +150,10 @@ impl Attempt {
         Ok(session::Entity::find_by_id(id).one(&state.db).await?.map(Session))
     }
     async fn goal(&self, ctx: &Context<'_>) -> ApiResult<Option<Goal>> {
-        let Some(goal_id) = self.0.goal_id else { return Ok(None) };
-        let loader = ctx.data::<DataLoader<GoalLoader>>()?;
-        Ok(loader.load_one(goal_id).await.map_err(|_| ApiError::Internal)?.map(Goal))
+        loaders::goal(ctx, self.0.goal_id).await
     }
     async fn learner(&self, ctx: &Context<'_>) -> ApiResult<Learner> {
-        let (state, viewer) = parts(ctx)?;
-        access::learner(&state.db, viewer, self.0.learner_id).await.map(Learner)
+        access::owner(ctx, self.0.learner_id).await
     }
 }
 

@@ -4,6 +4,7 @@
 mod common;
 
 mod auth;
+mod cli;
 mod contract;
 mod events;
 mod goals;

@@ -1,0 +1,109 @@
+//! The binary itself: start-up, `token`, `schema`, `migrate`, and the open-mode guard.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use learngraph::auth::{Auth, Viewer};
+
+use crate::common::SECRET;
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_learngraph"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("LEARNGRAPH_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn temp_db() -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("learngraph-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display());
+    (dir, url)
+}
+
+#[test]
+fn token_mints_a_token_the_server_accepts() {
+    let out = bin()
+        .args(["token", "--sub", "TestUser", "--role", "learner"])
+        .env("LEARNGRAPH_JWT_SECRET", SECRET)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).expect("utf8");
+    let viewer = Auth::new(Some(SECRET)).viewer(Some(&format!("Bearer {}", token.trim()))).expect("valid token");
+    assert_eq!(viewer, Viewer::Learner { external_id: "TestUser".into() });
+
+    let out = bin().args(["token", "--sub", "x"]).output().expect("run");
+    assert!(!out.status.success(), "no secret, no token");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LEARNGRAPH_JWT_SECRET"));
+}
+
+#[test]
+fn schema_prints_the_sdl() {
+    let out = bin().arg("schema").output().expect("run");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).expect("utf8"), learngraph::graphql::sdl());
+}
+
+#[test]
+fn migrate_applies_lists_and_rolls_back() {
+    let (dir, url) = temp_db();
+    let run = |args: &[&str]| {
+        let out = bin().args(args).args(["--database-url", &url]).output().expect("run");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf8")
+    };
+    let up = run(&["migrate", "up"]);
+    assert_eq!(up.matches("Applied").count(), 2, "{up}");
+    let down = run(&["migrate", "down"]);
+    assert!(down.lines().last().is_some_and(|l| l.contains("Pending")), "{down}");
+    let status = run(&["migrate", "status"]);
+    assert_eq!(status.matches("Applied").count(), 1, "{status}");
+    let fresh = run(&["migrate", "fresh"]);
+    assert_eq!(fresh.matches("Applied").count(), 2, "{fresh}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn open_mode_refuses_a_public_address_unless_allowed() {
+    let (dir, url) = temp_db();
+    let out = bin().args(["--listen", "0.0.0.0:0", "--database-url", &url]).output().expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to listen"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn serve_migrates_logs_its_address_and_answers() {
+    let (dir, url) = temp_db();
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            tx.send(line).ok();
+        }
+    });
+    let mut logs = vec![];
+    let addr = loop {
+        let line = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("a log line before the timeout");
+        logs.push(line.clone());
+        if line.contains("listening") {
+            assert!(line.contains("database=sqlite://"), "the log names the database: {line}");
+            break line.split("address=").nth(1).and_then(|s| s.split_whitespace().next()).expect("address").to_owned();
+        }
+    };
+    assert!(logs.iter().any(|l| l.contains("open development mode")), "{logs:#?}");
+    let res = crate::common::http_client().get(format!("http://{addr}/readyz")).send().await.expect("get");
+    assert_eq!(res.status(), 200);
+    child.kill().ok();
+    child.wait().ok();
+    std::fs::remove_dir_all(dir).ok();
+}
