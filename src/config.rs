@@ -93,8 +93,9 @@ pub struct Config {
     #[arg(long, global = true, env = "LEARNGRAPH_MAX_JSON_BYTES", default_value_t = 65_536)]
     pub max_json_bytes: usize,
 
-    /// Deepest accepted query nesting.
-    #[arg(long, global = true, env = "LEARNGRAPH_MAX_DEPTH", default_value_t = 12)]
+    /// Deepest accepted query nesting. The introspection query of GraphiQL and code generators
+    /// needs 15.
+    #[arg(long, global = true, env = "LEARNGRAPH_MAX_DEPTH", default_value_t = 16)]
     pub max_depth: usize,
 
     /// Highest accepted query complexity; a list field costs its `first` times its selection.

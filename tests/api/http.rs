@@ -11,6 +11,7 @@ crate::on_each_backend!(
     batches_are_limited,
     depth_and_complexity_limits_carry_codes,
     health_and_readiness_answer,
+    graphiql_introspection_fits_the_default_limits,
 );
 
 async fn graphiql_is_served_with_its_assets_from_the_binary(b: Backend) {
@@ -131,4 +132,16 @@ async fn health_and_readiness_answer(b: Backend) {
         let res = http_client().get(app.url(path)).send().await.expect("get");
         assert_eq!(res.status(), 200, "{path}");
     }
+}
+
+/// GraphiQL and client code generators introspect with a deep query; the default limits must
+/// admit it, or the IDE shows no schema.
+async fn graphiql_introspection_fits_the_default_limits(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let query = include_str!("introspection.graphql");
+    let (status, body) = app.post(None, json!({ "query": query, "operationName": "IntrospectionQuery" })).await;
+    assert_eq!(status, 200);
+    assert!(body.get("errors").is_none(), "{:#}", body["errors"]);
+    let types = body["data"]["__schema"]["types"].as_array().expect("types");
+    assert!(types.iter().any(|t| t["name"] == "Learner"));
 }
