@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use async_graphql::dataloader::Loader;
-use entity::goal;
+use entity::{goal, learner_progress};
 use sea_orm::prelude::Uuid;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
@@ -32,4 +32,31 @@ pub async fn goal(
     let Some(id) = id else { return Ok(None) };
     let loader = ctx.data::<async_graphql::dataloader::DataLoader<GoalLoader>>()?;
     Ok(loader.load_one(id).await?.map(super::goal::Goal))
+}
+
+/// Practice totals and streak summaries by learner id (for `streak` and `progress` on lists of
+/// learners).
+pub struct ProgressLoader(pub DatabaseConnection);
+
+impl Loader<Uuid> for ProgressLoader {
+    type Value = learner_progress::Model;
+    type Error = ApiError;
+
+    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = learner_progress::Entity::find()
+            .filter(learner_progress::Column::LearnerId.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|p| (p.learner_id, p)).collect())
+    }
+}
+
+/// A learner's progress row, through the batched loader (None before the first attempt).
+pub async fn progress(
+    ctx: &async_graphql::Context<'_>,
+    learner_id: Uuid,
+) -> crate::error::ApiResult<Option<learner_progress::Model>> {
+    let loader = ctx.data::<async_graphql::dataloader::DataLoader<ProgressLoader>>()?;
+    loader.load_one(learner_id).await
 }

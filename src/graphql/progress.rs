@@ -180,7 +180,7 @@ impl Streak {
 
 pub async fn streak_of(ctx: &Context<'_>, l: &learner::Model) -> ApiResult<Streak> {
     let (state, _) = parts(ctx)?;
-    let summary = practice::summary(&state.db, l.id).await?;
+    let summary = loaders::progress(ctx, l.id).await?.map(practice::summary_of).unwrap_or_default();
     Ok(Streak::at(summary, local_date(state.clock.now(), tz_of(l))))
 }
 
@@ -294,8 +294,7 @@ impl ProgressStats {
 }
 
 pub async fn progress_of(ctx: &Context<'_>, l: &learner::Model) -> ApiResult<ProgressStats> {
-    let (state, _) = parts(ctx)?;
-    let totals = learner_progress::Entity::find_by_id(l.id).one(&state.db).await?;
+    let totals = loaders::progress(ctx, l.id).await?;
     Ok(ProgressStats { learner: l.clone(), totals })
 }
 
