@@ -1,6 +1,6 @@
 //! Input rules shared by the mutations: lengths, time zones, JSON sizes, times.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use crate::error::ApiError;
@@ -48,14 +48,33 @@ pub fn json_size(field: &str, value: &serde_json::Value, max_bytes: usize) -> Re
     Ok(())
 }
 
+/// An instant a client names (a time of occurrence or a filter bound): within 1970..=9999, where
+/// both engines store and compare instants the same way, truncated to microseconds as stored.
+pub fn instant(field: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    let year = at.year();
+    if !(1970..=9999).contains(&year) {
+        return Err(ApiError::bad_input(field, "must be between the years 1970 and 9999"));
+    }
+    Ok(crate::clock::truncate_micros(at))
+}
+
 /// A client-supplied time of occurrence: not more than a few minutes ahead of `now`.
 pub fn occurred_at(value: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    occurred_at_field("occurredAt", value, now)
+}
+
+/// `occurred_at` for a field with another name (`startedAt`, `endedAt`).
+pub fn occurred_at_field(
+    field: &str,
+    value: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ApiError> {
     match value {
         None => Ok(now),
         Some(at) if at > now + MAX_FUTURE_SKEW => {
-            Err(ApiError::bad_input("occurredAt", "is more than 5 minutes in the future"))
+            Err(ApiError::bad_input(field, "is more than 5 minutes in the future"))
         }
-        Some(at) => Ok(crate::clock::truncate_micros(at)),
+        Some(at) => instant(field, at),
     }
 }
 
@@ -84,6 +103,15 @@ mod tests {
     fn time_zones_must_be_iana_names() {
         assert!(time_zone("timeZone", "Pacific/Auckland").is_ok());
         assert!(time_zone("timeZone", "Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn instants_stay_in_the_range_both_engines_order_alike() {
+        let now = Utc::now();
+        assert!(occurred_at(Some("1969-12-31T23:59:59Z".parse().unwrap()), now).is_err());
+        assert!(occurred_at(Some(now + TimeDelta::minutes(6)), now).is_err());
+        assert!(occurred_at(Some(now + TimeDelta::minutes(4)), now).is_ok());
+        assert_eq!(occurred_at(None, now).unwrap(), now);
     }
 
     #[test]

@@ -93,8 +93,7 @@ impl ProgressMutation {
     async fn start_session(&self, ctx: &Context<'_>, input: StartSessionInput) -> ApiResult<SessionPayload> {
         let (state, viewer) = parts(ctx)?;
         let now = state.clock.now();
-        let started_at = validate::occurred_at(input.started_at, now)
-            .map_err(|_| ApiError::bad_input("startedAt", "is more than 5 minutes in the future"))?;
+        let started_at = validate::occurred_at_field("startedAt", input.started_at, now)?;
         let (txn, _turn) = state.begin_write().await?;
         let owner = access::learner_by_gid(&txn, viewer, "learnerId", &input.learner_id).await?;
         let created = session::ActiveModel {
@@ -123,8 +122,7 @@ impl ProgressMutation {
         if current.ended_at.is_some() {
             return Ok(SessionPayload { session: Session(current) });
         }
-        let ended_at = validate::occurred_at(input.ended_at, now)
-            .map_err(|_| ApiError::bad_input("endedAt", "is more than 5 minutes in the future"))?;
+        let ended_at = validate::occurred_at_field("endedAt", input.ended_at, now)?;
         if ended_at < current.started_at {
             return Err(ApiError::bad_input("endedAt", "is before the session started"));
         }

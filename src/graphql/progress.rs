@@ -332,10 +332,10 @@ pub async fn attempts_of(
         select = select.filter(attempt::Column::ExerciseId.eq(e));
     }
     if let Some(since) = f.since {
-        select = select.filter(attempt::Column::OccurredAt.gte(crate::clock::truncate_micros(since)));
+        select = select.filter(attempt::Column::OccurredAt.gte(validate::instant("since", since)?));
     }
     if let Some(until) = f.until {
-        select = select.filter(attempt::Column::OccurredAt.lt(crate::clock::truncate_micros(until)));
+        select = select.filter(attempt::Column::OccurredAt.lt(validate::instant("until", until)?));
     }
     page::keyset(
         &state.db,

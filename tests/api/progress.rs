@@ -155,6 +155,7 @@ async fn bad_attempts_are_refused_and_change_nothing(b: Backend) {
     let cases = [
         (json!({ "l": l, "e": "a", "ok": true, "at": future }), "BAD_USER_INPUT"),
         (json!({ "l": l, "e": "", "ok": true }), "BAD_USER_INPUT"),
+        (json!({ "l": l, "e": "a", "ok": true, "at": "1900-01-01T00:00:00Z" }), "BAD_USER_INPUT"),
         (json!({ "l": l, "e": "a", "ok": true, "ms": -5 }), "BAD_USER_INPUT"),
         (json!({ "l": l, "e": "a", "ok": true, "s": foreign_session }), "NOT_FOUND"),
         (json!({ "l": l, "e": "a", "ok": true, "s": l }), "BAD_USER_INPUT"),
