@@ -175,7 +175,7 @@ impl ProgressMutation {
             let summary = practice::summary(&txn, owner.id).await?;
             return Ok(RecordAttemptPayload { attempt: Attempt(first), streak: Streak::at(summary, today) });
         }
-        practice::count_attempt(&txn, owner.id, input.is_correct).await?;
+        let stored_summary = practice::count_attempt(&txn, owner.id, input.is_correct).await?;
         let session_id = match &input.session_id {
             Some(s) => Some(session_of_learner(&txn, owner.id, s).await?),
             None => None,
@@ -220,9 +220,9 @@ impl ProgressMutation {
         }
         practice::count_exercise(&txn, &stored).await?;
         let summary = if practice::count_day(&txn, owner.id, stored.local_date, stored.is_correct).await? {
-            practice::add_practice_day(&txn, owner.id, stored.local_date).await?
+            practice::add_practice_day(&txn, owner.id, stored_summary, stored.local_date).await?
         } else {
-            practice::summary(&txn, owner.id).await?
+            stored_summary
         };
         txn.commit().await?;
         Ok(RecordAttemptPayload { attempt: Attempt(stored), streak: Streak::at(summary, today) })

@@ -9,18 +9,17 @@ use chrono::NaiveDate;
 use entity::{attempt, exercise_stat, learner_progress, practice_day, session};
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set, TryInsertResult,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use crate::domain::streak::StreakSummary;
 use crate::error::ApiResult;
 
-/// Adds one attempt to the learner's totals, creating the progress row on first use. This is the
-/// first write of every progress transaction: it takes the learner's progress lock.
-pub async fn count_attempt(txn: &DatabaseTransaction, learner_id: Uuid, correct: bool) -> ApiResult<()> {
+/// Adds one attempt to the learner's totals, creating the progress row on first use, and returns
+/// the row as it now stands. This is the first write of every progress transaction: it takes the
+/// learner's progress lock, so the streak summary it returns is the latest one.
+pub async fn count_attempt(txn: &DatabaseTransaction, learner_id: Uuid, correct: bool) -> ApiResult<StreakSummary> {
     let c = i64::from(correct);
-    learner_progress::Entity::insert(learner_progress::ActiveModel {
+    let row = learner_progress::Entity::insert(learner_progress::ActiveModel {
         learner_id: Set(learner_id),
         total_attempts: Set(1),
         correct_attempts: Set(c),
@@ -37,9 +36,9 @@ pub async fn count_attempt(txn: &DatabaseTransaction, learner_id: Uuid, correct:
             )
             .to_owned(),
     )
-    .exec_without_returning(txn)
+    .exec_with_returning(txn)
     .await?;
-    Ok(())
+    Ok(summary_of(row))
 }
 
 /// Adds the attempt to its session's counters.
@@ -86,36 +85,38 @@ pub async fn count_exercise(txn: &DatabaseTransaction, a: &attempt::Model) -> Ap
 
 /// Adds the attempt to its practice day; returns true when the day is new for the learner.
 /// The day row is unique per (learner, day), so however many attempts land on one day at once,
-/// exactly one of them creates it.
+/// exactly one of them creates it: the one that reads back a count of 1.
 pub async fn count_day(txn: &DatabaseTransaction, learner_id: Uuid, day: NaiveDate, correct: bool) -> ApiResult<bool> {
-    let c = i32::from(correct);
-    let inserted = practice_day::Entity::insert(practice_day::ActiveModel {
+    let row = practice_day::Entity::insert(practice_day::ActiveModel {
         learner_id: Set(learner_id),
         day: Set(day),
         attempts: Set(1),
-        correct: Set(c),
+        correct: Set(i32::from(correct)),
     })
-    .on_conflict_do_nothing_on([practice_day::Column::LearnerId, practice_day::Column::Day])
-    .exec_without_returning(txn)
+    .on_conflict(
+        OnConflict::columns([practice_day::Column::LearnerId, practice_day::Column::Day])
+            .value(practice_day::Column::Attempts, Expr::cust("\"practice_days\".\"attempts\" + 1"))
+            .value(
+                practice_day::Column::Correct,
+                Expr::cust("\"practice_days\".\"correct\" + \"excluded\".\"correct\""),
+            )
+            .to_owned(),
+    )
+    .exec_with_returning(txn)
     .await?;
-    if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
-        return Ok(true);
-    }
-    practice_day::Entity::update_many()
-        .col_expr(practice_day::Column::Attempts, Expr::col(practice_day::Column::Attempts).add(1))
-        .col_expr(practice_day::Column::Correct, Expr::col(practice_day::Column::Correct).add(c))
-        .filter(practice_day::Column::LearnerId.eq(learner_id))
-        .filter(practice_day::Column::Day.eq(day))
-        .exec(txn)
-        .await?;
-    Ok(false)
+    Ok(row.attempts == 1)
 }
 
 /// Folds a new practice day into the stored streak summary. A day after the last practice day
 /// extends or restarts the run in O(1); an earlier (backdated) day can join or merge runs, so the
 /// summary is recomputed from the learner's practice days (one row per day, not per attempt).
-pub async fn add_practice_day(txn: &DatabaseTransaction, learner_id: Uuid, day: NaiveDate) -> ApiResult<StreakSummary> {
-    let stored = summary(txn, learner_id).await?;
+/// `stored` is the summary read under the learner's progress lock (`count_attempt`).
+pub async fn add_practice_day(
+    txn: &DatabaseTransaction,
+    learner_id: Uuid,
+    stored: StreakSummary,
+    day: NaiveDate,
+) -> ApiResult<StreakSummary> {
     let next = match stored.with_new_day(day) {
         Some(next) => next,
         None => {
