@@ -38,7 +38,7 @@ fn readme_configuration_table_lists_every_setting() {
     assert!(checked >= 10, "the settings were found ({checked})");
 }
 
-crate::on_each_backend!(every_table_with_a_learner_id_is_erased_with_the_learner);
+crate::on_each_backend!(every_table_with_a_learner_id_is_erased_with_the_learner, connection_settings_are_applied);
 
 async fn every_table_with_a_learner_id_is_erased_with_the_learner(b: Backend) {
     let app = TestApp::spawn(b).await;
@@ -63,4 +63,32 @@ async fn every_table_with_a_learner_id_is_erased_with_the_learner(b: Backend) {
     let mut listed: Vec<String> = learngraph::graphql::learner::LEARNER_TABLES.iter().map(|s| s.to_string()).collect();
     listed.sort();
     assert_eq!(tables, listed, "LEARNER_TABLES (and erase_learner) must cover every table with a learner_id");
+}
+
+/// The SQLite pragmas (WAL, busy timeout, foreign keys) and the PostgreSQL statement timeout are
+/// set on the pooled connections the server really uses.
+async fn connection_settings_are_applied(b: Backend) {
+    let app = TestApp::spawn_with(b, Default::default(), |c| c.statement_timeout_ms = 2_500).await;
+    let db = &app.state.db;
+    let one = |sql: &str| sea_orm::Statement::from_string(db.get_database_backend(), sql.to_owned());
+    match b {
+        Backend::Sqlite => {
+            for (sql, col, expected) in [
+                ("PRAGMA journal_mode", "journal_mode", "wal"),
+                ("PRAGMA busy_timeout", "timeout", "30000"),
+                ("PRAGMA foreign_keys", "foreign_keys", "1"),
+            ] {
+                let row = db.query_one_raw(one(sql)).await.expect("pragma").expect("row");
+                let value = row
+                    .try_get::<String>("", col)
+                    .or_else(|_| row.try_get::<i64>("", col).map(|v| v.to_string()))
+                    .expect("value");
+                assert_eq!(value, expected, "{sql}");
+            }
+        }
+        Backend::Postgres => {
+            let row = db.query_one_raw(one("SHOW statement_timeout")).await.expect("show").expect("row");
+            assert_eq!(row.try_get::<String>("", "statement_timeout").expect("value"), "2500ms");
+        }
+    }
 }
