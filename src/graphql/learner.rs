@@ -3,12 +3,10 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{
-    attempt, event, exercise_stat, goal, goal_profile_version, learner, learner_progress, practice_day, session,
-};
+use entity::learner;
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set, TryInsertResult};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryInsertResult};
 use serde_json::json;
 
 use super::access::{self, parts};
@@ -343,7 +341,7 @@ impl LearnerMutation {
         let id = ids::decode("id", &input.id, Kind::Learner)?;
         let (txn, _turn) = state.begin_write().await?;
         match access::learner(&txn, viewer, id).await {
-            Ok(found) => erase_learner(&txn, found.id).await?,
+            Ok(found) => crate::store::learner::erase(&txn, found.id).await?,
             // Already gone: privileged viewers may repeat the call.
             Err(ApiError::NotFound(_)) => {}
             Err(e) => return Err(e),
@@ -373,36 +371,5 @@ fn apply_settings(settings: &mut LearnerSettings, input: LearnerSettingsInput) -
         MaybeUndefined::Null => settings.preferred_meditation_minutes = None,
         MaybeUndefined::Undefined => {}
     }
-    Ok(())
-}
-
-/// Every table that holds rows of a learner. `erase_learner` empties each, and a test checks that
-/// every table with a `learner_id` column is listed, so a new table cannot be forgotten.
-pub const LEARNER_TABLES: &[&str] = &[
-    "attempts",
-    "practice_days",
-    "exercise_stats",
-    "learner_progress",
-    "sessions",
-    "events",
-    "goal_profile_versions",
-    "goals",
-];
-
-/// Deletes a learner and everything it owns. Explicit deletes (children first) rather than
-/// relying on ON DELETE CASCADE alone, so erasure does not depend on a pragma being on.
-pub async fn erase_learner(txn: &DatabaseTransaction, id: Uuid) -> ApiResult<()> {
-    attempt::Entity::delete_many().filter(attempt::Column::LearnerId.eq(id)).exec(txn).await?;
-    practice_day::Entity::delete_many().filter(practice_day::Column::LearnerId.eq(id)).exec(txn).await?;
-    exercise_stat::Entity::delete_many().filter(exercise_stat::Column::LearnerId.eq(id)).exec(txn).await?;
-    learner_progress::Entity::delete_many().filter(learner_progress::Column::LearnerId.eq(id)).exec(txn).await?;
-    session::Entity::delete_many().filter(session::Column::LearnerId.eq(id)).exec(txn).await?;
-    event::Entity::delete_many().filter(event::Column::LearnerId.eq(id)).exec(txn).await?;
-    goal_profile_version::Entity::delete_many()
-        .filter(goal_profile_version::Column::LearnerId.eq(id))
-        .exec(txn)
-        .await?;
-    goal::Entity::delete_many().filter(goal::Column::LearnerId.eq(id)).exec(txn).await?;
-    learner::Entity::delete_by_id(id).exec(txn).await?;
     Ok(())
 }

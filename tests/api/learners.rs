@@ -153,14 +153,14 @@ async fn delete_learner_erases_every_row_and_can_be_repeated(b: Backend) {
         .await;
     }
     let uuid = uuid_of(&id);
-    for table in learngraph::graphql::learner::LEARNER_TABLES {
+    for table in learngraph::store::learner::LEARNER_TABLES {
         assert!(app.count_rows(table, Some(uuid)).await > 0, "{table} has rows before the erase");
     }
 
     let del = "mutation($id: ID!) { deleteLearner(input: { id: $id }) { deletedLearnerId } }";
     let data = app.ok(del, json!({ "id": id })).await;
     assert_eq!(data["deleteLearner"]["deletedLearnerId"], json!(id));
-    for table in learngraph::graphql::learner::LEARNER_TABLES {
+    for table in learngraph::store::learner::LEARNER_TABLES {
         assert_eq!(app.count_rows(table, Some(uuid)).await, 0, "{table} still holds rows of the erased learner");
     }
     let gone = app.ok("query($id: ID!) { learner(id: $id) { id } }", json!({ "id": id })).await;
@@ -170,7 +170,7 @@ async fn delete_learner_erases_every_row_and_can_be_repeated(b: Backend) {
     assert_eq!(again["deleteLearner"]["deletedLearnerId"], json!(id));
     // The other learner is untouched.
     let keep_uuid = uuid_of(&keep);
-    for table in learngraph::graphql::learner::LEARNER_TABLES {
+    for table in learngraph::store::learner::LEARNER_TABLES {
         assert!(app.count_rows(table, Some(keep_uuid)).await > 0, "{table} lost the other learner's rows");
     }
 }

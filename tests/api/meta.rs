@@ -60,7 +60,7 @@ async fn every_table_with_a_learner_id_is_erased_with_the_learner(b: Backend) {
         .expect("tables");
     let mut tables: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "t").expect("t")).collect();
     tables.sort();
-    let mut listed: Vec<String> = learngraph::graphql::learner::LEARNER_TABLES.iter().map(|s| s.to_string()).collect();
+    let mut listed: Vec<String> = learngraph::store::learner::LEARNER_TABLES.iter().map(|s| s.to_string()).collect();
     listed.sort();
     assert_eq!(tables, listed, "LEARNER_TABLES (and erase_learner) must cover every table with a learner_id");
 }
