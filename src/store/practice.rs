@@ -162,11 +162,30 @@ pub struct ResetCounts {
 /// Removes a learner's attempts, PRACTICE sessions, practice days and counters. Chat and
 /// meditation sessions are history, not progress, and stay.
 pub async fn reset(txn: &DatabaseTransaction, learner_id: Uuid) -> ApiResult<ResetCounts> {
-    // First the progress row: the same lock recordAttempt takes first.
-    learner_progress::Entity::delete_many()
-        .filter(learner_progress::Column::LearnerId.eq(learner_id))
-        .exec(txn)
-        .await?;
+    // First the progress row, zeroed by an upsert rather than deleted: that takes the same row lock
+    // recordAttempt takes first, even when the row does not exist yet, so a reset and an attempt
+    // of one learner never interleave (a delete of a missing row would lock nothing).
+    learner_progress::Entity::insert(learner_progress::ActiveModel {
+        learner_id: Set(learner_id),
+        total_attempts: Set(0),
+        correct_attempts: Set(0),
+        longest_streak: Set(0),
+        last_practice_date: Set(None),
+        current_run_start: Set(None),
+    })
+    .on_conflict(
+        OnConflict::column(learner_progress::Column::LearnerId)
+            .update_columns([
+                learner_progress::Column::TotalAttempts,
+                learner_progress::Column::CorrectAttempts,
+                learner_progress::Column::LongestStreak,
+                learner_progress::Column::LastPracticeDate,
+                learner_progress::Column::CurrentRunStart,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
     let attempts = attempt::Entity::delete_many().filter(attempt::Column::LearnerId.eq(learner_id)).exec(txn).await?;
     practice_day::Entity::delete_many().filter(practice_day::Column::LearnerId.eq(learner_id)).exec(txn).await?;
     exercise_stat::Entity::delete_many().filter(exercise_stat::Column::LearnerId.eq(learner_id)).exec(txn).await?;

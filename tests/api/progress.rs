@@ -10,6 +10,7 @@ crate::on_each_backend!(
     reset_progress_removes_practice_data_and_nothing_else,
     bad_attempts_are_refused_and_change_nothing,
     by_day_window_is_bounded,
+    resets_racing_attempts_leave_counters_equal_to_the_rows,
 );
 
 const START: &str =
@@ -182,4 +183,49 @@ async fn by_day_window_is_bounded(b: Backend) {
     }
     let data = app.ok("{ learner(externalId: \"w\") { progress { byDay(last: 366) { attempts } } } }", json!({})).await;
     assert_eq!(data["learner"]["progress"]["byDay"].as_array().map(Vec::len), Some(366));
+}
+
+/// Resets interleaved with attempts: whatever order they commit in, no request fails (no
+/// deadlock, no lock error) and the counters equal what the rows say.
+async fn resets_racing_attempts_leave_counters_equal_to_the_rows(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let l = app.learner("racer").await;
+    let s = session(&app, &l, "PRACTICE").await;
+    let reset = "mutation($l: ID!) { resetProgress(input: { learnerId: $l }) { deletedAttempts } }";
+    let work = (0..80).map(|i| {
+        let (app, l, s) = (&app, l.clone(), s.clone());
+        async move {
+            if i % 10 == 5 {
+                app.exec_as(learngraph::auth::Viewer::Open, reset, json!({ "l": l })).await
+            } else {
+                // Some attempts name the session, which a reset may delete first: NOT_FOUND is
+                // the right answer then; anything else is not.
+                let session = if i % 2 == 0 { json!(s) } else { json!(null) };
+                app.exec_as(
+                    learngraph::auth::Viewer::Open,
+                    RECORD,
+                    json!({ "l": l, "e": format!("e{}", i % 3), "ok": i % 3 == 0, "s": session }),
+                )
+                .await
+            }
+        }
+    });
+    for r in futures_util::future::join_all(work).await {
+        if let Some(errors) = r.get("errors") {
+            assert_eq!(errors[0]["extensions"]["code"], "NOT_FOUND", "{r:#}");
+        }
+    }
+    let rows = app.count_rows("attempts", None).await;
+    let read = app
+        .ok(
+            "query($l: ID!) { learner(id: $l) { progress { totalAttempts byDay(last: 1) { attempts } byExercise { attempts } } } }",
+            json!({ "l": l }),
+        )
+        .await;
+    let p = &read["learner"]["progress"];
+    assert_eq!(p["totalAttempts"].as_i64(), Some(rows), "{read:#}");
+    assert_eq!(p["byDay"][0]["attempts"].as_i64(), Some(rows));
+    let per_exercise: i64 =
+        p["byExercise"].as_array().expect("list").iter().map(|e| e["attempts"].as_i64().expect("n")).sum();
+    assert_eq!(per_exercise, rows);
 }
