@@ -67,6 +67,12 @@ impl From<ApiError> for async_graphql::Error {
 
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
+        // A foreign key that no longer resolves means a row named by the request was deleted by
+        // a concurrent transaction (an erased learner, a reset session) after it was checked.
+        if let Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) = err.sql_err() {
+            tracing::info!(error = %err, "referenced row vanished during the write");
+            return ApiError::NotFound("a referenced record".into());
+        }
         tracing::error!(error = %err, "database error");
         ApiError::Internal
     }
