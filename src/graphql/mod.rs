@@ -63,8 +63,8 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 pub fn build_schema(state: AppState) -> AppSchema {
     let config = state.config.clone();
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(DataLoader::new(loaders::GoalLoader(state.db.clone()), tokio::spawn))
-        .data(DataLoader::new(loaders::ProgressLoader(state.db.clone()), tokio::spawn))
+        .data(DataLoader::new(loaders::GoalLoader(state.db.clone()), tokio::spawn).delay(loaders::BATCH_WINDOW))
+        .data(DataLoader::new(loaders::ProgressLoader(state.db.clone()), tokio::spawn).delay(loaders::BATCH_WINDOW))
         .data(state.clone())
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
