@@ -111,6 +111,9 @@ impl Auth {
         let data = jsonwebtoken::decode::<Claims>(token.trim(), decoding, &validation)
             .map_err(|e| ApiError::Unauthenticated(format!("invalid token ({})", token_error_kind(&e))))?;
         let sub = data.claims.sub;
+        if sub.is_empty() || sub.chars().any(char::is_control) {
+            return Err(ApiError::Unauthenticated("invalid token (bad subject)".into()));
+        }
         Ok(match data.claims.role {
             Role::Learner => Viewer::Learner { external_id: sub },
             Role::Staff => Viewer::Staff { sub },

@@ -27,10 +27,23 @@ pub fn key(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     Ok(trimmed.to_owned())
 }
 
-/// Free text: at most `max` characters.
+/// A string a query looks something up by (an externalId, a kind, an exerciseId): it is compared,
+/// never stored, but a NUL would make PostgreSQL fail where SQLite finds nothing.
+pub fn lookup(field: &str, value: String) -> Result<String, ApiError> {
+    if value.contains('\0') || value.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::bad_input(field, "is not a valid key"));
+    }
+    Ok(value)
+}
+
+/// Free text: at most `max` characters, and no NUL (PostgreSQL cannot store it in text, SQLite
+/// can; refusing it everywhere keeps the engines alike).
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     if value.chars().count() > max {
         return Err(ApiError::bad_input(field, format!("must be at most {max} characters")));
+    }
+    if value.contains('\0') {
+        return Err(ApiError::bad_input(field, "must not contain NUL characters"));
     }
     Ok(value.to_owned())
 }
@@ -39,13 +52,26 @@ pub fn time_zone(field: &str, value: &str) -> Result<Tz, ApiError> {
     value.parse::<Tz>().map_err(|_| ApiError::bad_input(field, format!("`{value}` is not an IANA time zone name")))
 }
 
-/// A JSON value no larger than `max_bytes` once serialized.
+/// A JSON value no larger than `max_bytes` once serialized, with no NUL in any string (PostgreSQL's
+/// jsonb cannot hold `\u0000`).
 pub fn json_size(field: &str, value: &serde_json::Value, max_bytes: usize) -> Result<(), ApiError> {
-    let size = serde_json::to_vec(value).map(|v| v.len()).map_err(|_| ApiError::Internal)?;
-    if size > max_bytes {
-        return Err(ApiError::bad_input(field, format!("is {size} bytes; the limit is {max_bytes}")));
+    let text = serde_json::to_string(value).map_err(|_| ApiError::Internal)?;
+    if text.len() > max_bytes {
+        return Err(ApiError::bad_input(field, format!("is {} bytes; the limit is {max_bytes}", text.len())));
+    }
+    if has_nul(value) {
+        return Err(ApiError::bad_input(field, "must not contain NUL characters"));
     }
     Ok(())
+}
+
+fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 /// An instant a client names (a time of occurrence or a filter bound): within 1970..=9999, where
@@ -97,6 +123,16 @@ mod tests {
         assert!(key("externalId", "   ", 128).is_err());
         assert!(key("externalId", &"x".repeat(129), 128).is_err());
         assert!(key("externalId", "a\u{0}b", 128).is_err());
+    }
+
+    #[test]
+    fn nul_is_refused_in_text_and_json() {
+        assert!(text("bio", "a\0b", 100).is_err());
+        assert!(json_size("payload", &serde_json::json!({ "k": "a\u{0}b" }), 1000).is_err());
+        assert!(
+            json_size("payload", &serde_json::json!({ "k": "a\\u0000b" }), 1000).is_ok(),
+            "an escaped backslash is not NUL"
+        );
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub async fn events_of(
     let (state, _) = parts(ctx)?;
     let mut select = event::Entity::find().filter(event::Column::LearnerId.eq(learner_id));
     if let Some(kind) = f.kind {
-        select = select.filter(event::Column::Kind.eq(kind));
+        select = select.filter(event::Column::Kind.eq(validate::lookup("kind", kind)?));
     }
     if let Some(goal_id) = f.goal_id {
         select = select.filter(event::Column::GoalId.eq(ids::decode("goalId", &goal_id, Kind::Goal)?));

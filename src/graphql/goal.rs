@@ -134,7 +134,7 @@ pub async fn goal_of(
     let select = goal::Entity::find().filter(goal::Column::LearnerId.eq(learner_id));
     let select = match (id, external_id) {
         (Some(id), None) => select.filter(goal::Column::Id.eq(ids::decode("id", &id, Kind::Goal)?)),
-        (None, Some(ext)) => select.filter(goal::Column::ExternalId.eq(ext)),
+        (None, Some(ext)) => select.filter(goal::Column::ExternalId.eq(validate::lookup("externalId", ext)?)),
         _ => return Err(ApiError::bad_input("id", "give exactly one of `id` and `externalId`")),
     };
     Ok(select.one(&state.db).await?.map(Goal))

@@ -156,7 +156,10 @@ impl LearnerQuery {
         let (state, viewer) = parts(ctx)?;
         let found = match (id, external_id) {
             (Some(id), None) => access::learner_by_gid(&state.db, viewer, "id", &id).await,
-            (None, Some(ext)) => access::learner_by_external_id(&state.db, viewer, &ext).await,
+            (None, Some(ext)) => {
+                let ext = validate::lookup("externalId", ext)?;
+                access::learner_by_external_id(&state.db, viewer, &ext).await
+            }
             _ => return Err(ApiError::bad_input("id", "give exactly one of `id` and `externalId`")),
         };
         Ok(access::optional(found)?.map(Learner))

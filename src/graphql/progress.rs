@@ -272,7 +272,7 @@ impl ProgressStats {
         let (state, _) = parts(ctx)?;
         let mut select = exercise_stat::Entity::find().filter(exercise_stat::Column::LearnerId.eq(self.learner.id));
         if let Some(e) = exercise_id {
-            select = select.filter(exercise_stat::Column::ExerciseId.eq(e));
+            select = select.filter(exercise_stat::Column::ExerciseId.eq(validate::lookup("exerciseId", e)?));
         }
         let rows = select
             .order_by(exercise_stat::Column::LastAttemptAt, Order::Desc)
@@ -329,7 +329,7 @@ pub async fn attempts_of(
         select = select.filter(attempt::Column::GoalId.eq(ids::decode("goalId", &g, Kind::Goal)?));
     }
     if let Some(e) = f.exercise_id {
-        select = select.filter(attempt::Column::ExerciseId.eq(e));
+        select = select.filter(attempt::Column::ExerciseId.eq(validate::lookup("exerciseId", e)?));
     }
     if let Some(since) = f.since {
         select = select.filter(attempt::Column::OccurredAt.gte(validate::instant("since", since)?));

@@ -93,6 +93,8 @@ async fn future_occurred_at_is_bad_input(b: Backend) {
     assert_eq!(app.error_code(LOG, json!({ "l": l, "k": "x", "at": at })).await, "BAD_USER_INPUT");
     assert_eq!(app.error_code(LOG, json!({ "l": l, "k": "" })).await, "BAD_USER_INPUT");
     assert_eq!(app.error_code(LOG, json!({ "l": l, "k": "x", "at": "yesterday" })).await, "BAD_USER_INPUT");
+    // PostgreSQL cannot store NUL; both engines refuse it the same way.
+    assert_eq!(app.error_code(LOG, json!({ "l": l, "k": "x", "p": { "note": "a\u{0}b" } })).await, "BAD_USER_INPUT");
     assert_eq!(app.count_rows("events", None).await, 0);
 }
 

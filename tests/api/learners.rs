@@ -219,6 +219,8 @@ async fn page_size_cursor_and_id_garbage_are_bad_input(b: Backend) {
     }
     let code = app.error_code("{ learners(first: 5, after: \"not-a-cursor\") { edges { cursor } } }", json!({})).await;
     assert_eq!(code, "BAD_USER_INPUT");
+    let code = app.error_code("query($e: String!) { learner(externalId: $e) { id } }", json!({ "e": "a\u{0}b" })).await;
+    assert_eq!(code, "BAD_USER_INPUT", "NUL is refused alike on both engines");
     for id in ["garbage", "R29hbDp4", ""] {
         let code = app.error_code("query($id: ID!) { node(id: $id) { id } }", json!({ "id": id })).await;
         assert_eq!(code, "BAD_USER_INPUT", "id {id:?}");
