@@ -9,6 +9,9 @@ pub struct Model {
     #[sea_orm(unique)]
     pub external_id: String,
     pub display_name: Option<String>,
+    /// externalId and displayName, case-folded by the server (Unicode-aware, the same on every
+    /// engine) for the staff search.
+    pub search_text: String,
     pub bio: Option<String>,
     /// IANA time zone name; streak days are counted in it.
     pub time_zone: String,

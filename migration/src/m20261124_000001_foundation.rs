@@ -9,6 +9,7 @@ pub struct Migration;
 enum LearnersCols {
     ExternalId,
     DisplayName,
+    SearchText,
     Bio,
     TimeZone,
     Settings,
@@ -65,6 +66,7 @@ impl MigrationTrait for Migration {
                     .col(pk_uuid(Learners::Id))
                     .col(string_uniq(LearnersCols::ExternalId))
                     .col(string_null(LearnersCols::DisplayName))
+                    .col(text(LearnersCols::SearchText))
                     .col(text_null(LearnersCols::Bio))
                     .col(string(LearnersCols::TimeZone))
                     .col(json_binary(LearnersCols::Settings))

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObje
 use chrono::{DateTime, Utc};
 use entity::learner;
 use sea_orm::prelude::Uuid;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryInsertResult};
 use serde_json::json;
 
@@ -180,11 +180,10 @@ impl LearnerQuery {
         let mut select = learner::Entity::find();
         if let Some(search) = search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             let search = validate::text("search", search, validate::MAX_NAME_CHARS)?;
+            // Case-folded in Rust on both sides: SQLite's lower() folds only ASCII, PostgreSQL's
+            // follows the collation, so folding in SQL would make the engines disagree.
             let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
-            let like = |col: learner::Column| {
-                Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\'))
-            };
-            select = select.filter(like(learner::Column::ExternalId).or(like(learner::Column::DisplayName)));
+            select = select.filter(Expr::col(learner::Column::SearchText).like(LikeExpr::new(pattern).escape('\\')));
         }
         page::keyset(
             &state.db,
@@ -197,6 +196,12 @@ impl LearnerQuery {
         )
         .await
     }
+}
+
+/// What the staff search matches: both names, case-folded, on separate lines (so a pattern never
+/// matches across the two).
+fn search_text(external_id: &str, display_name: Option<&str>) -> String {
+    format!("{}\n{}", external_id.to_lowercase(), display_name.unwrap_or("").to_lowercase())
 }
 
 fn escape_like(s: &str) -> String {
@@ -280,6 +285,7 @@ impl LearnerMutation {
         let row = learner::ActiveModel {
             id: Set(Uuid::now_v7()),
             external_id: Set(external_id.clone()),
+            search_text: Set(search_text(&external_id, display_name.as_deref())),
             display_name: Set(display_name),
             bio: Set(None),
             time_zone: Set(time_zone),
@@ -322,6 +328,11 @@ impl LearnerMutation {
             MaybeUndefined::Value(b) => row.bio = Set(Some(validate::text("bio", &b, validate::MAX_TEXT_CHARS)?)),
             MaybeUndefined::Null => row.bio = Set(None),
             MaybeUndefined::Undefined => {}
+        }
+        if let (sea_orm::ActiveValue::Set(name), sea_orm::ActiveValue::Unchanged(ext)) =
+            (&row.display_name, &row.external_id)
+        {
+            row.search_text = Set(search_text(ext, name.as_deref()));
         }
         if let Some(tz) = input.time_zone {
             row.time_zone = Set(validate::time_zone("timeZone", &tz)?.name().to_owned());

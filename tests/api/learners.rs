@@ -205,6 +205,16 @@ async fn learners_connection_pages_with_cursors_and_searches(b: Backend) {
     let found = app.ok(page, json!({ "search": "AR" })).await;
     assert_eq!(found["learners"]["edges"][0]["node"]["externalId"], "carol");
     assert_eq!(found["learners"]["edges"].as_array().map(Vec::len), Some(1));
+    app.ok(
+        "mutation($id: ID!) { updateLearner(input: { id: $id, displayName: \"ÉLODIE Ürün\" }) { learner { id } } }",
+        json!({ "id": app.learner("elodie").await }),
+    )
+    .await;
+    let folded = app.ok(page, json!({ "search": "élodie ü" })).await;
+    assert_eq!(
+        folded["learners"]["edges"][0]["node"]["externalId"], "elodie",
+        "non-ASCII case folds alike on both engines"
+    );
     let none = app.ok(page, json!({ "search": "%" })).await;
     assert_eq!(none["learners"]["edges"].as_array().map(Vec::len), Some(0), "LIKE wildcards are literal");
 }
