@@ -106,7 +106,7 @@ pub struct EventMutation;
 #[Object]
 impl EventMutation {
     /// Appends an event to a learner's log.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn log_event(&self, ctx: &Context<'_>, input: LogEventInput) -> ApiResult<LogEventPayload> {
         let (state, viewer) = parts(ctx)?;
         let kind = validate::key("kind", &input.kind, validate::MAX_KEY_CHARS)?;

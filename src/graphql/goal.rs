@@ -208,7 +208,7 @@ pub struct GoalMutation;
 #[Object]
 impl GoalMutation {
     /// Creates a goal for a learner.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn create_goal(&self, ctx: &Context<'_>, input: CreateGoalInput) -> ApiResult<GoalPayload> {
         let (state, viewer) = parts(ctx)?;
         let title = validate::key("title", &input.title, validate::MAX_NAME_CHARS)?;
@@ -252,7 +252,7 @@ impl GoalMutation {
     }
 
     /// Changes a goal's title or status.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn update_goal(&self, ctx: &Context<'_>, input: UpdateGoalInput) -> ApiResult<GoalPayload> {
         let (state, viewer) = parts(ctx)?;
         let title = input.title.map(|t| validate::key("title", &t, validate::MAX_NAME_CHARS)).transpose()?;
@@ -273,7 +273,7 @@ impl GoalMutation {
 
     /// Replaces a goal's profile, keeping the previous versions. With `expectedVersion`, a stale
     /// writer gets CONFLICT and nothing changes.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn update_goal_profile(&self, ctx: &Context<'_>, input: UpdateGoalProfileInput) -> ApiResult<GoalPayload> {
         let (state, viewer) = parts(ctx)?;
         let Json(profile) = input.profile;

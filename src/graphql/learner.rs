@@ -269,7 +269,7 @@ pub struct LearnerMutation;
 impl LearnerMutation {
     /// Returns the learner with this `externalId`, creating it if needed. Safe to call from many
     /// clients at once: exactly one call creates the learner and says `created: true`.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn ensure_learner(&self, ctx: &Context<'_>, input: EnsureLearnerInput) -> ApiResult<EnsureLearnerPayload> {
         let (state, viewer) = parts(ctx)?;
         let external_id = validate::key("externalId", &input.external_id, validate::MAX_EXTERNAL_ID_CHARS)?;
@@ -310,7 +310,7 @@ impl LearnerMutation {
     }
 
     /// Changes a learner's name, bio, time zone or settings.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn update_learner(&self, ctx: &Context<'_>, input: UpdateLearnerInput) -> ApiResult<UpdateLearnerPayload> {
         let (state, viewer) = parts(ctx)?;
         let (txn, _turn) = state.begin_write().await?;
@@ -349,7 +349,7 @@ impl LearnerMutation {
 
     /// Erases a learner and every row that belongs to it, in one transaction. Repeating it is
     /// not an error.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn delete_learner(&self, ctx: &Context<'_>, input: DeleteLearnerInput) -> ApiResult<DeleteLearnerPayload> {
         let (state, viewer) = parts(ctx)?;
         let id = ids::decode("id", &input.id, Kind::Learner)?;

@@ -89,7 +89,7 @@ pub struct ProgressMutation;
 #[Object]
 impl ProgressMutation {
     /// Opens a session.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn start_session(&self, ctx: &Context<'_>, input: StartSessionInput) -> ApiResult<SessionPayload> {
         let (state, viewer) = parts(ctx)?;
         let now = state.clock.now();
@@ -113,7 +113,7 @@ impl ProgressMutation {
     }
 
     /// Closes a session. Ending it again changes nothing and returns the same session.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn end_session(&self, ctx: &Context<'_>, input: EndSessionInput) -> ApiResult<SessionPayload> {
         let (state, viewer) = parts(ctx)?;
         let now = state.clock.now();
@@ -139,7 +139,7 @@ impl ProgressMutation {
     }
 
     /// Records one answer and returns the learner's streak after it.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn record_attempt(&self, ctx: &Context<'_>, input: RecordAttemptInput) -> ApiResult<RecordAttemptPayload> {
         let (state, viewer) = parts(ctx)?;
         let now = state.clock.now();
@@ -230,7 +230,7 @@ impl ProgressMutation {
 
     /// Deletes the learner's attempts, PRACTICE sessions and practice days and zeroes the streak,
     /// in one transaction. Goals, profiles, events, chat and meditation history are untouched.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn reset_progress(&self, ctx: &Context<'_>, input: ResetProgressInput) -> ApiResult<ResetProgressPayload> {
         let (state, viewer) = parts(ctx)?;
         let (txn, _turn) = state.begin_write().await?;
