@@ -19,26 +19,34 @@ use crate::error::ApiResult;
 /// learner's progress lock, so the streak summary it returns is the latest one.
 pub async fn count_attempt(txn: &DatabaseTransaction, learner_id: Uuid, correct: bool) -> ApiResult<StreakSummary> {
     let c = i64::from(correct);
-    let row = learner_progress::Entity::insert(learner_progress::ActiveModel {
+    let row = learner_progress::Entity::insert(fresh_progress(learner_id, 1, c))
+        .on_conflict(
+            OnConflict::column(learner_progress::Column::LearnerId)
+                .value(
+                    learner_progress::Column::TotalAttempts,
+                    Expr::cust("\"learner_progress\".\"total_attempts\" + 1"),
+                )
+                .value(
+                    learner_progress::Column::CorrectAttempts,
+                    Expr::cust("\"learner_progress\".\"correct_attempts\" + \"excluded\".\"correct_attempts\""),
+                )
+                .to_owned(),
+        )
+        .exec_with_returning(txn)
+        .await?;
+    Ok(summary_of(row))
+}
+
+/// A progress row with these totals and no practice days yet.
+fn fresh_progress(learner_id: Uuid, total: i64, correct: i64) -> learner_progress::ActiveModel {
+    learner_progress::ActiveModel {
         learner_id: Set(learner_id),
-        total_attempts: Set(1),
-        correct_attempts: Set(c),
+        total_attempts: Set(total),
+        correct_attempts: Set(correct),
         longest_streak: Set(0),
         last_practice_date: Set(None),
         current_run_start: Set(None),
-    })
-    .on_conflict(
-        OnConflict::column(learner_progress::Column::LearnerId)
-            .value(learner_progress::Column::TotalAttempts, Expr::cust("\"learner_progress\".\"total_attempts\" + 1"))
-            .value(
-                learner_progress::Column::CorrectAttempts,
-                Expr::cust("\"learner_progress\".\"correct_attempts\" + \"excluded\".\"correct_attempts\""),
-            )
-            .to_owned(),
-    )
-    .exec_with_returning(txn)
-    .await?;
-    Ok(summary_of(row))
+    }
 }
 
 /// Adds the attempt to its session's counters.
@@ -165,27 +173,20 @@ pub async fn reset(txn: &DatabaseTransaction, learner_id: Uuid) -> ApiResult<Res
     // First the progress row, zeroed by an upsert rather than deleted: that takes the same row lock
     // recordAttempt takes first, even when the row does not exist yet, so a reset and an attempt
     // of one learner never interleave (a delete of a missing row would lock nothing).
-    learner_progress::Entity::insert(learner_progress::ActiveModel {
-        learner_id: Set(learner_id),
-        total_attempts: Set(0),
-        correct_attempts: Set(0),
-        longest_streak: Set(0),
-        last_practice_date: Set(None),
-        current_run_start: Set(None),
-    })
-    .on_conflict(
-        OnConflict::column(learner_progress::Column::LearnerId)
-            .update_columns([
-                learner_progress::Column::TotalAttempts,
-                learner_progress::Column::CorrectAttempts,
-                learner_progress::Column::LongestStreak,
-                learner_progress::Column::LastPracticeDate,
-                learner_progress::Column::CurrentRunStart,
-            ])
-            .to_owned(),
-    )
-    .exec_without_returning(txn)
-    .await?;
+    learner_progress::Entity::insert(fresh_progress(learner_id, 0, 0))
+        .on_conflict(
+            OnConflict::column(learner_progress::Column::LearnerId)
+                .update_columns([
+                    learner_progress::Column::TotalAttempts,
+                    learner_progress::Column::CorrectAttempts,
+                    learner_progress::Column::LongestStreak,
+                    learner_progress::Column::LastPracticeDate,
+                    learner_progress::Column::CurrentRunStart,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
     let attempts = attempt::Entity::delete_many().filter(attempt::Column::LearnerId.eq(learner_id)).exec(txn).await?;
     practice_day::Entity::delete_many().filter(practice_day::Column::LearnerId.eq(learner_id)).exec(txn).await?;
     exercise_stat::Entity::delete_many().filter(exercise_stat::Column::LearnerId.eq(learner_id)).exec(txn).await?;

@@ -183,6 +183,17 @@ impl TestApp {
         data["ensureLearner"]["learner"]["id"].as_str().expect("id").to_owned()
     }
 
+    /// Creates a goal titled "T" for a learner and returns its global id.
+    pub async fn goal(&self, learner_id: &str) -> String {
+        let data = self
+            .ok(
+                "mutation($l: ID!) { createGoal(input: { learnerId: $l, title: \"T\" }) { goal { id } } }",
+                json!({ "l": learner_id }),
+            )
+            .await;
+        data["createGoal"]["goal"]["id"].as_str().expect("id").to_owned()
+    }
+
     /// Counts rows of `table` whose `learner_id` is the learner's UUID (raw SQL, both engines).
     pub async fn count_rows(&self, table: &str, learner_uuid: Option<uuid::Uuid>) -> i64 {
         let sql = match (learner_uuid, self.backend) {

@@ -21,13 +21,7 @@ const LOG: &str = "mutation($l: ID!, $g: ID, $k: String!, $p: JSON, $at: DateTim
 async fn events_read_newest_first_by_occurred_at_with_filters_and_pages(b: Backend) {
     let app = TestApp::spawn(b).await;
     let l = app.learner("ev").await;
-    let g = app
-        .ok(
-            "mutation($l: ID!) { createGoal(input: { learnerId: $l, title: \"T\" }) { goal { id } } }",
-            json!({ "l": l }),
-        )
-        .await["createGoal"]["goal"]["id"]
-        .clone();
+    let g = json!(app.goal(&l).await);
     // Logged out of order: the log reads by occurredAt.
     for (kind, at, goal) in [
         ("b", "2026-01-02T00:00:00Z", json!(null)),
@@ -126,13 +120,7 @@ async fn an_event_cannot_name_another_learners_goal(b: Backend) {
     let app = TestApp::spawn(b).await;
     let a = app.learner("a").await;
     let other = app.learner("b").await;
-    let g = app
-        .ok(
-            "mutation($l: ID!) { createGoal(input: { learnerId: $l, title: \"T\" }) { goal { id } } }",
-            json!({ "l": other }),
-        )
-        .await["createGoal"]["goal"]["id"]
-        .clone();
+    let g = json!(app.goal(&other).await);
     assert_eq!(app.error_code(LOG, json!({ "l": a, "k": "x", "g": g })).await, "NOT_FOUND");
     assert_eq!(app.count_rows("events", None).await, 0);
 }

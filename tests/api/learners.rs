@@ -240,13 +240,7 @@ async fn page_size_cursor_and_id_garbage_are_bad_input(b: Backend) {
 async fn node_resolves_every_kind_of_global_id(b: Backend) {
     let app = TestApp::spawn(b).await;
     let l = app.learner("noder").await;
-    let g = app
-        .ok(
-            "mutation($l: ID!) { createGoal(input: { learnerId: $l, title: \"T\" }) { goal { id } } }",
-            json!({ "l": l }),
-        )
-        .await["createGoal"]["goal"]["id"]
-        .clone();
+    let g = json!(app.goal(&l).await);
     let e = app
         .ok("mutation($l: ID!) { logEvent(input: { learnerId: $l, kind: \"k\" }) { event { id } } }", json!({ "l": l }))
         .await["logEvent"]["event"]["id"]

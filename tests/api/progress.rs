@@ -56,13 +56,7 @@ async fn attempts_filter_by_exercise_session_goal_and_time(b: Backend) {
     let app = TestApp::spawn(b).await;
     let l = app.learner("f").await;
     let s = session(&app, &l, "PRACTICE").await;
-    let g = app
-        .ok(
-            "mutation($l: ID!) { createGoal(input: { learnerId: $l, title: \"T\" }) { goal { id } } }",
-            json!({ "l": l }),
-        )
-        .await["createGoal"]["goal"]["id"]
-        .clone();
+    let g = json!(app.goal(&l).await);
     for (e, at, in_session, goal) in [
         ("a", "2026-02-01T10:00:00Z", true, true),
         ("b", "2026-02-02T10:00:00Z", false, true),
