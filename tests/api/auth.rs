@@ -61,6 +61,21 @@ async fn another_learner_is_forbidden_whether_it_exists_or_not(b: Backend) {
         .await;
     assert_eq!(first_code(&write), "FORBIDDEN");
     assert_eq!(app.count_rows("events", None).await, 0);
+    // Through node() too: another learner's goal and a goal that does not exist look alike.
+    let (_, goal) = app
+        .post(
+            Some(&staff),
+            json!({ "query": "mutation($l: ID!) { createGoal(input: { learnerId: $l, title: \"T\" }) { goal { id } } }", "variables": { "l": existing_id } }),
+        )
+        .await;
+    let goal_id = goal["data"]["createGoal"]["goal"]["id"].clone();
+    let missing_goal = "R29hbDowMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA"; // "Goal:" and a nil UUID
+    let node = "query($id: ID!) { node(id: $id) { id } }";
+    let (_, theirs) = app.post(Some(&token), json!({ "query": node, "variables": { "id": goal_id } })).await;
+    let (_, nobody) = app.post(Some(&token), json!({ "query": node, "variables": { "id": missing_goal } })).await;
+    assert_eq!(first_code(&theirs), "FORBIDDEN");
+    assert_eq!(theirs["errors"][0]["message"], nobody["errors"][0]["message"]);
+    assert_eq!(theirs["data"], nobody["data"]);
 }
 
 fn token_with(secret: &str, exp_offset: i64, alg: Algorithm) -> String {
