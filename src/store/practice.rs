@@ -8,7 +8,7 @@
 use chrono::NaiveDate;
 use entity::{attempt, exercise_stat, learner_progress, practice_day, session};
 use sea_orm::prelude::Uuid;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoIden, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use crate::domain::streak::StreakSummary;
@@ -24,17 +24,27 @@ pub async fn count_attempt(txn: &DatabaseTransaction, learner_id: Uuid, correct:
             OnConflict::column(learner_progress::Column::LearnerId)
                 .value(
                     learner_progress::Column::TotalAttempts,
-                    Expr::cust("\"learner_progress\".\"total_attempts\" + 1"),
+                    plus_excluded(learner_progress::Entity, learner_progress::Column::TotalAttempts),
                 )
                 .value(
                     learner_progress::Column::CorrectAttempts,
-                    Expr::cust("\"learner_progress\".\"correct_attempts\" + \"excluded\".\"correct_attempts\""),
+                    plus_excluded(learner_progress::Entity, learner_progress::Column::CorrectAttempts),
                 )
                 .to_owned(),
         )
         .exec_with_returning(txn)
         .await?;
     Ok(summary_of(row))
+}
+
+/// `table.col + excluded.col`, for ON CONFLICT DO UPDATE: adds the counts of the row that was
+/// about to be inserted to the stored ones, atomically in SQL (the same on SQLite and PostgreSQL).
+fn plus_excluded<T, C>(table: T, col: C) -> Expr
+where
+    T: IntoIden,
+    C: IntoIden + Copy,
+{
+    Expr::col((table, col)).add(Expr::col((Alias::new("excluded"), col)))
 }
 
 /// A progress row with these totals and no practice days yet.
@@ -72,18 +82,18 @@ pub async fn count_exercise(txn: &DatabaseTransaction, a: &attempt::Model) -> Ap
     })
     .on_conflict(
         OnConflict::columns([exercise_stat::Column::LearnerId, exercise_stat::Column::ExerciseId])
-            .value(exercise_stat::Column::Attempts, Expr::cust("\"exercise_stats\".\"attempts\" + 1"))
             .value(
-                exercise_stat::Column::Correct,
-                Expr::cust("\"exercise_stats\".\"correct\" + \"excluded\".\"correct\""),
+                exercise_stat::Column::Attempts,
+                plus_excluded(exercise_stat::Entity, exercise_stat::Column::Attempts),
             )
-            .value(
-                exercise_stat::Column::LastAttemptAt,
-                Expr::cust(
-                    "CASE WHEN \"excluded\".\"last_attempt_at\" > \"exercise_stats\".\"last_attempt_at\" \
-                     THEN \"excluded\".\"last_attempt_at\" ELSE \"exercise_stats\".\"last_attempt_at\" END",
-                ),
-            )
+            .value(exercise_stat::Column::Correct, plus_excluded(exercise_stat::Entity, exercise_stat::Column::Correct))
+            .value(exercise_stat::Column::LastAttemptAt, {
+                let (stored, new) = (
+                    Expr::col((exercise_stat::Entity, exercise_stat::Column::LastAttemptAt)),
+                    Expr::col((Alias::new("excluded"), exercise_stat::Column::LastAttemptAt)),
+                );
+                Expr::case(new.clone().gt(stored.clone()), new).finally(stored)
+            })
             .to_owned(),
     )
     .exec_without_returning(txn)
@@ -103,11 +113,8 @@ pub async fn count_day(txn: &DatabaseTransaction, learner_id: Uuid, day: NaiveDa
     })
     .on_conflict(
         OnConflict::columns([practice_day::Column::LearnerId, practice_day::Column::Day])
-            .value(practice_day::Column::Attempts, Expr::cust("\"practice_days\".\"attempts\" + 1"))
-            .value(
-                practice_day::Column::Correct,
-                Expr::cust("\"practice_days\".\"correct\" + \"excluded\".\"correct\""),
-            )
+            .value(practice_day::Column::Attempts, plus_excluded(practice_day::Entity, practice_day::Column::Attempts))
+            .value(practice_day::Column::Correct, plus_excluded(practice_day::Entity, practice_day::Column::Correct))
             .to_owned(),
     )
     .exec_with_returning(txn)

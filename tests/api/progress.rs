@@ -83,6 +83,16 @@ async fn attempts_filter_by_exercise_session_goal_and_time(b: Backend) {
     assert_eq!(ids(app.ok(q, json!({ "l": l, "g": g })).await), ["2026-02-02", "2026-02-01"]);
     let window = json!({ "l": l, "since": "2026-02-02T10:00:00Z", "until": "2026-02-04T10:00:00Z" });
     assert_eq!(ids(app.ok(q, window).await), ["2026-02-03", "2026-02-02"], "since inclusive, until exclusive");
+    // A backdated attempt does not move an exercise's lastAttemptAt back (exercise "a" was last
+    // attempted on Feb 3).
+    app.ok(RECORD, json!({ "l": l, "e": "a", "ok": false, "at": "2026-01-15T10:00:00Z" })).await;
+    let stat = app
+        .ok("query($l: ID!) { learner(id: $l) { progress { byExercise(exerciseId: \"a\") { attempts correct lastAttemptAt } } } }", json!({ "l": l }))
+        .await;
+    assert_eq!(
+        stat["learner"]["progress"]["byExercise"],
+        json!([{ "attempts": 3, "correct": 2, "lastAttemptAt": "2026-02-03T10:00:00+00:00" }])
+    );
 }
 
 async fn reset_progress_removes_practice_data_and_nothing_else(b: Backend) {
