@@ -44,6 +44,27 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await.context("applying migrations")
 }
 
+/// A write transaction that holds this process's turn to write (SQLite) until it is committed or
+/// dropped; dropping it rolls back. Open one through `graphql::access`, which checks scope first.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
 /// Begins a transaction for a write. On SQLite it starts IMMEDIATE, taking the write lock up front:
 /// a deferred transaction that reads and then writes can fail with SQLITE_BUSY when another
 /// writer committed in between, even with a busy timeout. On PostgreSQL it is a plain
@@ -51,12 +72,9 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 ///
 /// SQLite has one writer at a time. Writers of this process first take their turn at `gate`, so
 /// they queue in order instead of sleeping in SQLite's busy handler (which polls with growing
-/// sleeps and makes tail latency long); the busy timeout still covers other processes. Hold the
-/// returned turn until the transaction is committed or dropped.
-pub async fn begin_write(
-    db: &DatabaseConnection,
-    gate: &Arc<Semaphore>,
-) -> Result<(DatabaseTransaction, WriteTurn), DbErr> {
+/// sleeps and makes tail latency long); the busy timeout still covers other processes. The turn
+/// lives inside the returned value, so it cannot be dropped before the transaction ends.
+pub async fn begin_write(db: &DatabaseConnection, gate: &Arc<Semaphore>) -> Result<WriteTxn, DbErr> {
     match db.get_database_backend() {
         DbBackend::Sqlite => {
             let turn = gate.clone().acquire_owned().await.ok();
@@ -66,14 +84,11 @@ pub async fn begin_write(
                     ..Default::default()
                 })
                 .await?;
-            Ok((txn, turn))
+            Ok(WriteTxn { txn, _turn: turn })
         }
-        _ => Ok((db.begin().await?, None)),
+        _ => Ok(WriteTxn { txn: db.begin().await?, _turn: None }),
     }
 }
-
-/// This process's turn to write (SQLite only); released when dropped.
-pub type WriteTurn = Option<OwnedSemaphorePermit>;
 
 /// The URL without its password, for logs.
 pub fn redact(url: &str) -> String {

@@ -2,86 +2,105 @@
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use entity::event;
-use sea_orm::prelude::Uuid;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, QueryFilter};
 
-use super::access::{self, parts};
-use super::goal::{Goal, goal_of_learner};
+use super::access::{self, LearnerScope, of_learner, parts};
+use super::goal::Goal;
 use super::ids::{self, Kind};
 use super::learner::Learner;
-use super::loaders;
-use super::page;
+use super::{loaders, page};
 use crate::domain::validate;
-use crate::error::{ApiError, ApiResult, is_unique_violation};
+use crate::error::ApiResult;
+use crate::store;
+use crate::store::event::NewEvent;
+use crate::store::idempotent::Stored;
 
 /// One interaction of a learner (kind + JSON payload), as logged by a client.
-pub struct LearnerEvent(pub event::Model);
+pub struct LearnerEvent {
+    scope: LearnerScope,
+    row: event::Model,
+}
+
+impl LearnerEvent {
+    pub fn new(scope: LearnerScope, row: event::Model) -> Self {
+        LearnerEvent { scope, row }
+    }
+}
 
 #[Object]
 impl LearnerEvent {
+    /// Global id (opaque).
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Event, self.0.id)
+        ids::encode(Kind::LearnerEvent, self.row.id)
     }
     /// What happened, in the client's own vocabulary (e.g. `quiz_started`).
     async fn kind(&self) -> &str {
-        &self.0.kind
+        &self.row.kind
     }
-    async fn payload(&self) -> Json<serde_json::Value> {
-        Json(self.0.payload.clone())
+    /// Free-form JSON the client logged with the event.
+    async fn payload(&self) -> Json<&serde_json::Value> {
+        Json(&self.row.payload)
     }
     /// When it happened (client-supplied, default the time it was stored).
     async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+        self.row.occurred_at
     }
     /// When it was stored.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
     /// The goal the event is about, if any.
     async fn goal(&self, ctx: &Context<'_>) -> ApiResult<Option<Goal>> {
-        loaders::goal(ctx, self.0.goal_id).await
+        Ok(loaders::goal(ctx, &self.scope, self.row.goal_id).await?.map(|g| Goal::new(self.scope.clone(), g)))
     }
-    async fn learner(&self, ctx: &Context<'_>) -> ApiResult<Learner> {
-        access::owner(ctx, self.0.learner_id).await
+    /// The learner who did it.
+    async fn learner(&self) -> Learner {
+        Learner::new(self.scope.clone())
     }
 }
 
-pub struct EventFilter {
-    pub first: Option<i32>,
-    pub after: Option<String>,
-    pub kind: Option<String>,
-    pub goal_id: Option<ID>,
+/// The event fields of `Learner`.
+pub struct LearnerEvents(pub LearnerScope);
+
+#[Object]
+impl LearnerEvents {
+    /// The interaction log, newest first (by `occurredAt`).
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1..=100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Only events of this kind.")] kind: Option<String>,
+        #[graphql(desc = "Only events about this goal.")] goal_id: Option<ID>,
+    ) -> ApiResult<Connection<String, LearnerEvent>> {
+        let (state, _) = parts(ctx)?;
+        let mut select = of_learner::<event::Entity>(&self.0);
+        if let Some(kind) = kind {
+            select = select.filter(event::Column::Kind.eq(validate::lookup("kind", kind)?));
+        }
+        if let Some(goal_id) = goal_id {
+            select = select.filter(event::Column::GoalId.eq(ids::decode("goalId", &goal_id, Kind::Goal)?));
+        }
+        page::keyset(
+            &state.db,
+            select,
+            (event::Column::OccurredAt, event::Column::Id),
+            first,
+            after,
+            |e| (e.occurred_at, e.id),
+            |e| LearnerEvent::new(self.0.clone(), e),
+        )
+        .await
+    }
 }
 
-pub async fn events_of(
-    ctx: &Context<'_>,
-    learner_id: Uuid,
-    f: EventFilter,
-) -> ApiResult<Connection<String, LearnerEvent>> {
-    let (state, _) = parts(ctx)?;
-    let mut select = event::Entity::find().filter(event::Column::LearnerId.eq(learner_id));
-    if let Some(kind) = f.kind {
-        select = select.filter(event::Column::Kind.eq(validate::lookup("kind", kind)?));
-    }
-    if let Some(goal_id) = f.goal_id {
-        select = select.filter(event::Column::GoalId.eq(ids::decode("goalId", &goal_id, Kind::Goal)?));
-    }
-    page::keyset(
-        &state.db,
-        select,
-        (event::Column::OccurredAt, event::Column::Id),
-        f.first,
-        f.after,
-        |e| (e.occurred_at, e.id),
-        LearnerEvent,
-    )
-    .await
-}
-
+/// An event to append to a learner's log.
 #[derive(InputObject)]
 pub struct LogEventInput {
+    /// The learner who did it.
     pub learner_id: ID,
     /// The goal the event is about; must be one of the learner's goals.
     pub goal_id: Option<ID>,
@@ -95,8 +114,10 @@ pub struct LogEventInput {
     pub idempotency_key: Option<String>,
 }
 
+/// The result of `logEvent`.
 #[derive(SimpleObject)]
 pub struct LogEventPayload {
+    /// The stored event (the first one, for a retried `idempotencyKey`).
     pub event: LearnerEvent,
 }
 
@@ -108,68 +129,26 @@ impl EventMutation {
     /// Appends an event to a learner's log.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn log_event(&self, ctx: &Context<'_>, input: LogEventInput) -> ApiResult<LogEventPayload> {
-        let (state, viewer) = parts(ctx)?;
-        let kind = validate::key("kind", &input.kind, validate::MAX_KEY_CHARS)?;
-        let payload = input.payload.map(|Json(p)| p).unwrap_or_else(|| serde_json::json!({}));
-        validate::json_size("payload", &payload, state.config.max_json_bytes)?;
-        let key =
-            input.idempotency_key.map(|k| validate::key("idempotencyKey", &k, validate::MAX_KEY_CHARS)).transpose()?;
+        let state = parts(ctx)?.0;
         let now = state.clock.now();
-        let occurred_at = validate::occurred_at(input.occurred_at, now)?;
-
-        let (txn, _turn) = state.begin_write().await?;
-        let owner = access::learner_by_gid(&txn, viewer, "learnerId", &input.learner_id).await?;
-        if let Some(key) = &key
-            && let Some(first) = by_key(&txn, owner.id, key).await?
-        {
-            return Ok(LogEventPayload { event: LearnerEvent(first) });
-        }
-        let goal_id = match &input.goal_id {
-            Some(g) => Some(goal_of_learner(&txn, owner.id, "goalId", g).await?),
-            None => None,
-        };
-        let row = event::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            learner_id: Set(owner.id),
-            goal_id: Set(goal_id),
-            kind: Set(kind),
-            payload: Set(payload),
-            occurred_at: Set(occurred_at),
-            created_at: Set(now),
-            idempotency_key: Set(key.clone()),
-        };
-        let stored = match event::Entity::insert(row).exec_with_returning(&txn).await {
-            Ok(e) => e,
-            // Another request with the same key committed first (PostgreSQL): return its event.
-            Err(e) if is_unique_violation(&e) => {
-                txn.rollback().await?;
-                let key = key.ok_or(ApiError::Internal)?;
-                let first = by_key(&state.db, owner.id, &key).await?.ok_or(ApiError::Internal)?;
-                return Ok(LogEventPayload { event: LearnerEvent(first) });
+        let goal_id = input.goal_id.as_ref().map(|g| ids::decode("goalId", g, Kind::Goal)).transpose()?;
+        let new = NewEvent::parse(
+            &input.kind,
+            input.payload.map(|Json(p)| p),
+            goal_id,
+            input.occurred_at,
+            input.idempotency_key,
+            state.config.max_json_bytes,
+            now,
+        )?;
+        let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
+        let stored = match store::event::log(&txn, &scope, new, state.config.event_retention_days, now).await? {
+            Stored::New(e) => {
+                txn.commit().await?;
+                e
             }
-            Err(e) => return Err(e.into()),
+            Stored::Replayed(e) => e,
         };
-        if let Some(days) = state.config.event_retention_days {
-            let cutoff = now - TimeDelta::days(i64::from(days));
-            event::Entity::delete_many()
-                .filter(event::Column::LearnerId.eq(owner.id))
-                .filter(event::Column::OccurredAt.lt(cutoff))
-                .exec(&txn)
-                .await?;
-        }
-        txn.commit().await?;
-        Ok(LogEventPayload { event: LearnerEvent(stored) })
+        Ok(LogEventPayload { event: LearnerEvent::new(scope, stored) })
     }
-}
-
-async fn by_key<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    learner_id: Uuid,
-    key: &str,
-) -> ApiResult<Option<event::Model>> {
-    Ok(event::Entity::find()
-        .filter(event::Column::LearnerId.eq(learner_id))
-        .filter(event::Column::IdempotencyKey.eq(key))
-        .one(db)
-        .await?)
 }

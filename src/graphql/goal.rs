@@ -2,96 +2,100 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{goal, goal_profile_version, learner};
-use sea_orm::prelude::Uuid;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
-};
+use entity::{goal, goal_profile_version};
+use sea_orm::{ColumnTrait, Order, QueryFilter, QueryOrder, QuerySelect};
 
-use super::access::{self, parts};
+use super::access::{self, LearnerScope, of_learner, parts};
 use super::ids::{self, Kind};
 use super::learner::Learner;
-use crate::auth::Viewer;
+use super::{loaders, page};
 use crate::domain::validate;
-use crate::error::{ApiError, ApiResult, is_unique_violation};
+use crate::error::{ApiError, ApiResult};
+use crate::store;
+use crate::store::goal::NewGoal;
 
 /// Where a goal stands.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::goal::GoalStatus")]
 pub enum GoalStatus {
+    /// Being worked on (the default).
     Active,
+    /// Reached.
     Completed,
+    /// Put aside; kept for history.
     Archived,
 }
 
-impl GoalStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            GoalStatus::Active => "ACTIVE",
-            GoalStatus::Completed => "COMPLETED",
-            GoalStatus::Archived => "ARCHIVED",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "COMPLETED" => GoalStatus::Completed,
-            "ARCHIVED" => GoalStatus::Archived,
-            _ => GoalStatus::Active,
-        }
-    }
+/// A learning goal of one learner, with the learner's profile for that goal.
+pub struct Goal {
+    scope: LearnerScope,
+    row: goal::Model,
 }
 
-/// A learning goal of one learner, with the learner's profile for that goal.
-pub struct Goal(pub goal::Model);
+impl Goal {
+    pub fn new(scope: LearnerScope, row: goal::Model) -> Self {
+        Goal { scope, row }
+    }
+}
 
 /// One stored version of a goal profile.
 #[derive(SimpleObject)]
 pub struct GoalProfileVersion {
     /// 1 for the first profile written, +1 for each update.
     pub version: i32,
+    /// The profile as it was written in this version.
     pub profile: Json<serde_json::Value>,
+    /// When this version was written.
     pub created_at: DateTime<Utc>,
 }
 
+/// Most goals one `goals` list returns (and its default).
+const MAX_GOALS: i32 = 100;
+
 #[Object]
 impl Goal {
+    /// Global id (opaque).
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Goal, self.0.id)
+        ids::encode(Kind::Goal, self.row.id)
     }
     /// The client's own key for this goal, unique per learner.
     async fn external_id(&self) -> Option<&str> {
-        self.0.external_id.as_deref()
+        self.row.external_id.as_deref()
     }
+    /// What the learner wants to reach (1..=200 characters).
     async fn title(&self) -> &str {
-        &self.0.title
+        &self.row.title
     }
+    /// Where the goal stands.
     async fn status(&self) -> GoalStatus {
-        GoalStatus::parse(&self.0.status)
+        self.row.status.into()
     }
     /// The learner's current profile for this goal (free-form JSON; `{}` until first written).
-    async fn profile(&self) -> Json<serde_json::Value> {
-        Json(self.0.profile.clone())
+    async fn profile(&self) -> Json<&serde_json::Value> {
+        Json(&self.row.profile)
     }
     /// Version of `profile`: 0 until first written, +1 on every update.
     async fn profile_version(&self) -> i32 {
-        self.0.profile_version
+        self.row.profile_version
     }
+    /// When `profile` was last written; null until the first profile.
     async fn profile_updated_at(&self) -> Option<DateTime<Utc>> {
-        self.0.profile_updated_at
+        self.row.profile_updated_at
     }
+    /// When the goal was created.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
+    /// When the goal last changed (title, status or profile).
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.row.updated_at
     }
     /// The learner this goal belongs to.
-    async fn learner(&self, ctx: &Context<'_>) -> ApiResult<Learner> {
-        access::owner(ctx, self.0.learner_id).await
+    async fn learner(&self) -> Learner {
+        Learner::new(self.scope.clone())
     }
     /// Every stored version of the profile, newest first.
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
     async fn profile_history(
         &self,
         ctx: &Context<'_>,
@@ -99,9 +103,9 @@ impl Goal {
         #[graphql(desc = "Only versions older than this one (for paging).")] before_version: Option<i32>,
     ) -> ApiResult<Vec<GoalProfileVersion>> {
         let (state, _) = parts(ctx)?;
-        let limit = validate::page_size(first, 20)?;
-        let mut select =
-            goal_profile_version::Entity::find().filter(goal_profile_version::Column::GoalId.eq(self.0.id));
+        let limit = validate::page_size(first, page::DEFAULT_PAGE)?;
+        let mut select = of_learner::<goal_profile_version::Entity>(&self.scope)
+            .filter(goal_profile_version::Column::GoalId.eq(self.row.id));
         if let Some(before) = before_version {
             select = select.filter(goal_profile_version::Column::Version.lt(before));
         }
@@ -114,61 +118,46 @@ impl Goal {
     }
 }
 
-pub async fn goals_of(ctx: &Context<'_>, learner_id: Uuid, status: Option<GoalStatus>) -> ApiResult<Vec<Goal>> {
-    let (state, _) = parts(ctx)?;
-    let mut select = goal::Entity::find().filter(goal::Column::LearnerId.eq(learner_id));
-    if let Some(status) = status {
-        select = select.filter(goal::Column::Status.eq(status.as_str()));
+/// The goal fields of `Learner`.
+pub struct LearnerGoals(pub LearnerScope);
+
+#[Object]
+impl LearnerGoals {
+    /// The learner's goals, oldest first, optionally only those with `status`.
+    #[graphql(complexity = "page::cost_with(first, MAX_GOALS, child_complexity)")]
+    async fn goals(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only goals with this status.")] status: Option<GoalStatus>,
+        #[graphql(desc = "At most this many goals, 1..=100 (default 100).")] first: Option<i32>,
+    ) -> ApiResult<Vec<Goal>> {
+        let limit = usize::try_from(validate::page_size(first, MAX_GOALS)?).unwrap_or(usize::MAX);
+        let rows = loaders::goals_of(ctx, &self.0, status.map(Into::into)).await?;
+        Ok(rows.into_iter().take(limit).map(|g| Goal::new(self.0.clone(), g)).collect())
     }
-    let rows = select.order_by_asc(goal::Column::CreatedAt).order_by_asc(goal::Column::Id).all(&state.db).await?;
-    Ok(rows.into_iter().map(Goal).collect())
-}
 
-pub async fn goal_of(
-    ctx: &Context<'_>,
-    learner_id: Uuid,
-    id: Option<ID>,
-    external_id: Option<String>,
-) -> ApiResult<Option<Goal>> {
-    let (state, _) = parts(ctx)?;
-    let select = goal::Entity::find().filter(goal::Column::LearnerId.eq(learner_id));
-    let select = match (id, external_id) {
-        (Some(id), None) => select.filter(goal::Column::Id.eq(ids::decode("id", &id, Kind::Goal)?)),
-        (None, Some(ext)) => select.filter(goal::Column::ExternalId.eq(validate::lookup("externalId", ext)?)),
-        _ => return Err(ApiError::bad_input("id", "give exactly one of `id` and `externalId`")),
-    };
-    Ok(select.one(&state.db).await?.map(Goal))
-}
-
-/// A goal and its learner, if the viewer may reach them. A goal the viewer may not see is
-/// reported like a missing one.
-pub async fn scoped_goal<C: ConnectionTrait>(
-    db: &C,
-    viewer: &Viewer,
-    field: &str,
-    id: &ID,
-) -> ApiResult<(goal::Model, learner::Model)> {
-    let uuid = ids::decode(field, id, Kind::Goal)?;
-    let found = goal::Entity::find_by_id(uuid).one(db).await?;
-    match found {
-        Some(g) => {
-            let owner = access::learner(db, viewer, g.learner_id).await?;
-            Ok((g, owner))
-        }
-        None if viewer.is_privileged() => Err(ApiError::NotFound("goal".into())),
-        None => Err(viewer.authorize(None).err().unwrap_or(ApiError::Forbidden)),
+    /// One goal of this learner, by global `id` or by the client's `externalId`; null if none.
+    async fn goal(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The goal's global id.")] id: Option<ID>,
+        #[graphql(desc = "The client's own key for the goal.")] external_id: Option<String>,
+    ) -> ApiResult<Option<Goal>> {
+        let (state, _) = parts(ctx)?;
+        let select = of_learner::<goal::Entity>(&self.0);
+        let select = match (id, external_id) {
+            (Some(id), None) => select.filter(goal::Column::Id.eq(ids::decode("id", &id, Kind::Goal)?)),
+            (None, Some(ext)) => select.filter(goal::Column::ExternalId.eq(validate::lookup("externalId", ext)?)),
+            _ => return Err(ApiError::bad_input("id", "give exactly one of `id` and `externalId`")),
+        };
+        Ok(select.one(&state.db).await?.map(|g| Goal::new(self.0.clone(), g)))
     }
 }
 
-/// A goal that must belong to `learner_id` (for writes that attach to a goal).
-pub async fn goal_of_learner<C: ConnectionTrait>(db: &C, learner_id: Uuid, field: &str, id: &ID) -> ApiResult<Uuid> {
-    let uuid = ids::decode(field, id, Kind::Goal)?;
-    let found = goal::Entity::find_by_id(uuid).filter(goal::Column::LearnerId.eq(learner_id)).one(db).await?;
-    found.map(|g| g.id).ok_or_else(|| ApiError::NotFound("goal".into()))
-}
-
+/// A goal to create.
 #[derive(InputObject)]
 pub struct CreateGoalInput {
+    /// The learner the goal belongs to.
     pub learner_id: ID,
     /// The client's own key for the goal, unique per learner (a duplicate is CONFLICT).
     pub external_id: Option<String>,
@@ -176,24 +165,32 @@ pub struct CreateGoalInput {
     pub title: String,
     /// Default ACTIVE.
     pub status: Option<GoalStatus>,
-    /// An initial profile (becomes version 1).
+    /// An initial profile (becomes version 1), at most the configured JSON size.
     pub profile: Option<Json<serde_json::Value>>,
 }
 
+/// A goal after a change.
 #[derive(SimpleObject)]
 pub struct GoalPayload {
+    /// The goal as stored.
     pub goal: Goal,
 }
 
+/// Changes to a goal; a field left out is unchanged.
 #[derive(InputObject)]
 pub struct UpdateGoalInput {
+    /// The goal to change.
     pub id: ID,
+    /// 1..=200 characters.
     pub title: Option<String>,
+    /// The new status.
     pub status: Option<GoalStatus>,
 }
 
+/// A new profile for a goal.
 #[derive(InputObject)]
 pub struct UpdateGoalProfileInput {
+    /// The goal whose profile is replaced.
     pub goal_id: ID,
     /// The new profile (free-form JSON, at most the configured size).
     pub profile: Json<serde_json::Value>,
@@ -210,124 +207,44 @@ impl GoalMutation {
     /// Creates a goal for a learner.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn create_goal(&self, ctx: &Context<'_>, input: CreateGoalInput) -> ApiResult<GoalPayload> {
-        let (state, viewer) = parts(ctx)?;
-        let title = validate::key("title", &input.title, validate::MAX_NAME_CHARS)?;
-        let external_id =
-            input.external_id.map(|e| validate::key("externalId", &e, validate::MAX_EXTERNAL_ID_CHARS)).transpose()?;
-        if let Some(Json(p)) = &input.profile {
-            validate::json_size("profile", p, state.config.max_json_bytes)?;
-        }
+        let state = parts(ctx)?.0;
+        let new = NewGoal::parse(
+            input.external_id,
+            &input.title,
+            input.status.map(Into::into),
+            input.profile.map(|Json(p)| p),
+            state.config.max_json_bytes,
+        )?;
         let now = state.clock.now();
-        let (txn, _turn) = state.begin_write().await?;
-        let owner = access::learner_by_gid(&txn, viewer, "learnerId", &input.learner_id).await?;
-        let id = Uuid::now_v7();
-        let (profile, version) = match input.profile {
-            Some(Json(p)) => (p, 1),
-            None => (serde_json::json!({}), 0),
-        };
-        let row = goal::ActiveModel {
-            id: Set(id),
-            learner_id: Set(owner.id),
-            external_id: Set(external_id),
-            title: Set(title),
-            status: Set(input.status.unwrap_or(GoalStatus::Active).as_str().to_owned()),
-            profile: Set(profile.clone()),
-            profile_version: Set(version),
-            profile_updated_at: Set((version > 0).then_some(now)),
-            created_at: Set(now),
-            updated_at: Set(now),
-        };
-        let created = match goal::Entity::insert(row).exec_with_returning(&txn).await {
-            Ok(g) => g,
-            Err(e) if is_unique_violation(&e) => {
-                return Err(ApiError::Conflict("this learner already has a goal with that externalId".into()));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if version > 0 {
-            insert_version(&txn, &created, now).await?;
-        }
+        let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
+        let created = store::goal::create(&txn, &scope, new, now).await?;
         txn.commit().await?;
-        Ok(GoalPayload { goal: Goal(created) })
+        Ok(GoalPayload { goal: Goal::new(scope, created) })
     }
 
     /// Changes a goal's title or status.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn update_goal(&self, ctx: &Context<'_>, input: UpdateGoalInput) -> ApiResult<GoalPayload> {
-        let (state, viewer) = parts(ctx)?;
         let title = input.title.map(|t| validate::key("title", &t, validate::MAX_NAME_CHARS)).transpose()?;
-        let (txn, _turn) = state.begin_write().await?;
-        let (current, _) = scoped_goal(&txn, viewer, "id", &input.id).await?;
-        let mut row: goal::ActiveModel = current.into();
-        if let Some(t) = title {
-            row.title = Set(t);
-        }
-        if let Some(s) = input.status {
-            row.status = Set(s.as_str().to_owned());
-        }
-        row.updated_at = Set(state.clock.now());
-        let updated = row.update(&txn).await?;
+        let now = parts(ctx)?.0.clock.now();
+        let (txn, scope, current) = access::write_owned::<goal::Entity>(ctx, "id", &input.id, Kind::Goal).await?;
+        let updated = store::goal::update(&txn, current, title, input.status.map(Into::into), now).await?;
         txn.commit().await?;
-        Ok(GoalPayload { goal: Goal(updated) })
+        Ok(GoalPayload { goal: Goal::new(scope, updated) })
     }
 
     /// Replaces a goal's profile, keeping the previous versions. With `expectedVersion`, a stale
     /// writer gets CONFLICT and nothing changes.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn update_goal_profile(&self, ctx: &Context<'_>, input: UpdateGoalProfileInput) -> ApiResult<GoalPayload> {
-        let (state, viewer) = parts(ctx)?;
+        let state = parts(ctx)?.0;
         let Json(profile) = input.profile;
         validate::json_size("profile", &profile, state.config.max_json_bytes)?;
         let now = state.clock.now();
-        let (txn, _turn) = state.begin_write().await?;
-        let (mut current, _) = scoped_goal(&txn, viewer, "goalId", &input.goal_id).await?;
-        // Compare-and-set on the version: on PostgreSQL two writers may read the same version;
-        // only one UPDATE matches it. A writer without expectedVersion re-reads and retries.
-        loop {
-            if let Some(expected) = input.expected_version
-                && expected != current.profile_version
-            {
-                return Err(ApiError::Conflict(format!(
-                    "profile is at version {}, not {expected}",
-                    current.profile_version
-                )));
-            }
-            let next = current.profile_version + 1;
-            let result = goal::Entity::update_many()
-                .col_expr(goal::Column::Profile, Expr::value(profile.clone()))
-                .col_expr(goal::Column::ProfileVersion, Expr::value(next))
-                .col_expr(goal::Column::ProfileUpdatedAt, Expr::value(now))
-                .col_expr(goal::Column::UpdatedAt, Expr::value(now))
-                .filter(goal::Column::Id.eq(current.id))
-                .filter(goal::Column::ProfileVersion.eq(current.profile_version))
-                .exec(&txn)
-                .await?;
-            if result.rows_affected == 1 {
-                break;
-            }
-            current = goal::Entity::find_by_id(current.id).one(&txn).await?.ok_or(ApiError::NotFound("goal".into()))?;
-        }
-        let updated = goal::Entity::find_by_id(current.id).one(&txn).await?.ok_or(ApiError::Internal)?;
-        insert_version(&txn, &updated, now).await?;
+        let (txn, scope, current) =
+            access::write_owned::<goal::Entity>(ctx, "goalId", &input.goal_id, Kind::Goal).await?;
+        let updated = store::goal::set_profile(&txn, current, profile, input.expected_version, now).await?;
         txn.commit().await?;
-        Ok(GoalPayload { goal: Goal(updated) })
+        Ok(GoalPayload { goal: Goal::new(scope, updated) })
     }
-}
-
-async fn insert_version<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    g: &goal::Model,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
-    goal_profile_version::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        goal_id: Set(g.id),
-        learner_id: Set(g.learner_id),
-        version: Set(g.profile_version),
-        profile: Set(g.profile.clone()),
-        created_at: Set(now),
-    }
-    .insert(db)
-    .await?;
-    Ok(())
 }

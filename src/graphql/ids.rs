@@ -9,29 +9,7 @@ use sea_orm::prelude::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 
-/// The kinds of stored things that have a global id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Learner,
-    Goal,
-    Event,
-    Session,
-    Attempt,
-}
-
-impl Kind {
-    const ALL: [Kind; 5] = [Kind::Learner, Kind::Goal, Kind::Event, Kind::Session, Kind::Attempt];
-
-    fn tag(self) -> &'static str {
-        match self {
-            Kind::Learner => "Learner",
-            Kind::Goal => "Goal",
-            Kind::Event => "LearnerEvent",
-            Kind::Session => "Session",
-            Kind::Attempt => "Attempt",
-        }
-    }
-}
+pub use super::node::Kind;
 
 pub fn encode(kind: Kind, id: Uuid) -> ID {
     ID(URL_SAFE_NO_PAD.encode(format!("{}:{}", kind.tag(), id.simple())))
@@ -43,7 +21,7 @@ pub fn decode_any(field: &str, id: &ID) -> ApiResult<(Kind, Uuid)> {
     let bytes = URL_SAFE_NO_PAD.decode(id.as_str().as_bytes()).map_err(|_| bad())?;
     let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
     let (tag, uuid) = text.split_once(':').ok_or_else(bad)?;
-    let kind = Kind::ALL.into_iter().find(|k| k.tag() == tag).ok_or_else(bad)?;
+    let kind = Kind::ALL.iter().copied().find(|k| k.tag() == tag).ok_or_else(bad)?;
     let uuid = Uuid::try_parse(uuid).map_err(|_| bad())?;
     Ok((kind, uuid))
 }

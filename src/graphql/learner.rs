@@ -1,29 +1,54 @@
-//! Learners: the `Learner` type, `viewer`/`learner`/`learners`, and ensure/update/delete.
+//! Learners: the `Learner` type (merged from each domain's fields), `viewer`/`learner`/`learners`,
+//! and ensure/update/delete.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, MergedObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::learner;
-use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TryInsertResult};
-use serde_json::json;
+use sea_orm::{EntityTrait, QueryFilter};
 
-use super::access::{self, parts};
-use super::event::{EventFilter, LearnerEvent};
-use super::goal::{Goal, GoalStatus};
+use super::access::{self, LearnerScope, parts};
 use super::ids::{self, Kind};
 use super::page;
-use super::progress::{self, Attempt, AttemptFilter, ProgressStats, Session, SessionKind, Streak};
 use crate::domain::validate;
 use crate::error::{ApiError, ApiResult};
+use crate::store;
+use crate::store::learner::{Change, LearnerChanges, NewLearner, Settings, SettingsChanges};
 
-/// A learner: the person whose data learngraph keeps.
-pub struct Learner(pub learner::Model);
+/// A learner: the person whose data learngraph keeps. Each domain contributes its own fields.
+#[derive(MergedObject)]
+pub struct Learner(
+    LearnerCore,
+    super::goal::LearnerGoals,
+    super::event::LearnerEvents,
+    super::session::LearnerSessions,
+    super::practice::LearnerPractice,
+);
+
+impl Learner {
+    pub fn new(scope: LearnerScope) -> Self {
+        Learner(
+            LearnerCore(scope.clone()),
+            super::goal::LearnerGoals(scope.clone()),
+            super::event::LearnerEvents(scope.clone()),
+            super::session::LearnerSessions(scope.clone()),
+            super::practice::LearnerPractice(scope),
+        )
+    }
+
+    /// For the `Node` interface, which calls `id` on each of its types (a merged object has no
+    /// method of its own).
+    pub async fn id(&self, _ctx: &Context<'_>) -> async_graphql::Result<ID> {
+        Ok(ids::encode(Kind::Learner, self.0.0.id()))
+    }
+}
+
+/// The learner's own fields.
+pub struct LearnerCore(LearnerScope);
 
 /// Display preferences kept with the learner.
-#[derive(SimpleObject, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(SimpleObject)]
 pub struct LearnerSettings {
     /// UI theme name chosen by the learner (free text, e.g. `dark`).
     pub theme: Option<String>,
@@ -34,96 +59,43 @@ pub struct LearnerSettings {
 }
 
 #[Object]
-impl Learner {
+impl LearnerCore {
     /// Global id (opaque).
-    pub async fn id(&self) -> ID {
-        ids::encode(Kind::Learner, self.0.id)
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Learner, self.0.id())
     }
-    /// The client's own key for this learner (e.g. `user_7`).
+    /// The client's own key for this learner (e.g. `user_7`), unique.
     async fn external_id(&self) -> &str {
-        &self.0.external_id
+        &self.0.model().external_id
     }
+    /// Name to show; null when none was given.
     async fn display_name(&self) -> Option<&str> {
-        self.0.display_name.as_deref()
+        self.0.model().display_name.as_deref()
     }
+    /// Free text about the learner, at most 10,000 characters.
     async fn bio(&self) -> Option<&str> {
-        self.0.bio.as_deref()
+        self.0.model().bio.as_deref()
     }
     /// IANA time zone; practice days and streaks are counted in it. Default `UTC`.
     async fn time_zone(&self) -> &str {
-        &self.0.time_zone
+        &self.0.model().time_zone
     }
-    async fn settings(&self) -> LearnerSettings {
-        serde_json::from_value(self.0.settings.clone()).unwrap_or_default()
+    /// Display preferences (theme, meditation length, mentor category).
+    async fn settings(&self) -> ApiResult<LearnerSettings> {
+        let s = Settings::of(self.0.model())?;
+        Ok(LearnerSettings {
+            theme: s.theme,
+            preferred_meditation_minutes: s.preferred_meditation_minutes,
+            preferred_mentor_category: s.preferred_mentor_category,
+        })
     }
+    /// When the learner was created.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.0.model().created_at
     }
+    /// When the learner's own fields last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
-    }
-
-    /// The learner's goals, oldest first, optionally only those with `status`.
-    async fn goals(&self, ctx: &Context<'_>, status: Option<GoalStatus>) -> ApiResult<Vec<Goal>> {
-        super::goal::goals_of(ctx, self.0.id, status).await
-    }
-
-    /// One goal of this learner, by global `id` or by the client's `externalId`; null if none.
-    async fn goal(&self, ctx: &Context<'_>, id: Option<ID>, external_id: Option<String>) -> ApiResult<Option<Goal>> {
-        super::goal::goal_of(ctx, self.0.id, id, external_id).await
-    }
-
-    /// The interaction log, newest first (by `occurredAt`).
-    #[graphql(complexity = "page::cost(first, child_complexity)")]
-    async fn events(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Page size, 1..=100 (default 20).")] first: Option<i32>,
-        #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
-        #[graphql(desc = "Only events of this kind.")] kind: Option<String>,
-        #[graphql(desc = "Only events about this goal.")] goal_id: Option<ID>,
-    ) -> ApiResult<Connection<String, LearnerEvent>> {
-        super::event::events_of(ctx, self.0.id, EventFilter { first, after, kind, goal_id }).await
-    }
-
-    /// Practice attempts, newest first (by `occurredAt`).
-    #[graphql(complexity = "page::cost(first, child_complexity)")]
-    #[allow(clippy::too_many_arguments)]
-    async fn attempts(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Page size, 1..=100 (default 20).")] first: Option<i32>,
-        #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
-        #[graphql(desc = "Only attempts at this exercise.")] exercise_id: Option<String>,
-        #[graphql(desc = "Only attempts in this session.")] session_id: Option<ID>,
-        #[graphql(desc = "Only attempts towards this goal.")] goal_id: Option<ID>,
-        #[graphql(desc = "Only attempts that occurred at or after this instant.")] since: Option<DateTime<Utc>>,
-        #[graphql(desc = "Only attempts that occurred before this instant.")] until: Option<DateTime<Utc>>,
-    ) -> ApiResult<Connection<String, Attempt>> {
-        let filter = AttemptFilter { first, after, exercise_id, session_id, goal_id, since, until };
-        progress::attempts_of(ctx, self.0.id, None, filter).await
-    }
-
-    /// Sessions of any kind, newest first (by `startedAt`).
-    #[graphql(complexity = "page::cost(first, child_complexity)")]
-    async fn sessions(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Page size, 1..=100 (default 20).")] first: Option<i32>,
-        #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
-        #[graphql(desc = "Only sessions of this kind.")] kind: Option<SessionKind>,
-    ) -> ApiResult<Connection<String, Session>> {
-        progress::sessions_of(ctx, self.0.id, first, after, kind).await
-    }
-
-    /// Practice streak in the learner's time zone; `current` is 0 once a day is missed.
-    async fn streak(&self, ctx: &Context<'_>) -> ApiResult<Streak> {
-        progress::streak_of(ctx, &self.0).await
-    }
-
-    /// Practice totals, accuracy and per-day and per-exercise statistics.
-    async fn progress(&self, ctx: &Context<'_>) -> ApiResult<ProgressStats> {
-        progress::progress_of(ctx, &self.0).await
+        self.0.model().updated_at
     }
 }
 
@@ -132,26 +104,20 @@ pub struct LearnerQuery;
 
 #[Object]
 impl LearnerQuery {
-    /// The learner the bearer token belongs to (null for staff and service tokens).
+    /// The learner the bearer token belongs to (null for staff and service tokens, and before a
+    /// learner token's learner has been created).
     async fn viewer(&self, ctx: &Context<'_>) -> ApiResult<Option<Learner>> {
         let (state, viewer) = parts(ctx)?;
-        match viewer {
-            crate::auth::Viewer::Learner { external_id } => {
-                let found =
-                    learner::Entity::find().filter(learner::Column::ExternalId.eq(external_id)).one(&state.db).await?;
-                Ok(found.map(Learner))
-            }
-            crate::auth::Viewer::Anonymous => Err(ApiError::Unauthenticated("a bearer token is required".into())),
-            _ => Ok(None),
-        }
+        Ok(access::own_learner(&state.db, viewer).await?.map(Learner::new))
     }
 
-    /// One learner, by global `id` or by `externalId` (exactly one of them).
+    /// One learner, by global `id` or by `externalId` (exactly one of them); null when it does not
+    /// exist.
     async fn learner(
         &self,
         ctx: &Context<'_>,
-        id: Option<ID>,
-        external_id: Option<String>,
+        #[graphql(desc = "The learner's global id.")] id: Option<ID>,
+        #[graphql(desc = "The client's own key for the learner.")] external_id: Option<String>,
     ) -> ApiResult<Option<Learner>> {
         let (state, viewer) = parts(ctx)?;
         let found = match (id, external_id) {
@@ -162,7 +128,7 @@ impl LearnerQuery {
             }
             _ => return Err(ApiError::bad_input("id", "give exactly one of `id` and `externalId`")),
         };
-        Ok(access::optional(found)?.map(Learner))
+        Ok(access::optional(found)?.map(Learner::new))
     }
 
     /// All learners, newest first (staff only). `search` matches externalId or displayName,
@@ -176,12 +142,10 @@ impl LearnerQuery {
         #[graphql(desc = "Substring of externalId or displayName.")] search: Option<String>,
     ) -> ApiResult<Connection<String, Learner>> {
         let (state, viewer) = parts(ctx)?;
-        viewer.require_staff()?;
+        let scoped = access::all_learners(viewer)?;
         let mut select = learner::Entity::find();
         if let Some(search) = search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             let search = validate::text("search", search, validate::MAX_NAME_CHARS)?;
-            // Case-folded in Rust on both sides: SQLite's lower() folds only ASCII, PostgreSQL's
-            // follows the collation, so folding in SQL would make the engines disagree.
             let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
             select = select.filter(Expr::col(learner::Column::SearchText).like(LikeExpr::new(pattern).escape('\\')));
         }
@@ -192,16 +156,10 @@ impl LearnerQuery {
             first,
             after,
             |l| (l.created_at, l.id),
-            Learner,
+            |l| Learner::new(scoped.scope(l)),
         )
         .await
     }
-}
-
-/// What the staff search matches: both names, case-folded, on separate lines (so a pattern never
-/// matches across the two).
-fn search_text(external_id: &str, display_name: Option<&str>) -> String {
-    format!("{}\n{}", external_id.to_lowercase(), display_name.unwrap_or("").to_lowercase())
 }
 
 fn escape_like(s: &str) -> String {
@@ -213,14 +171,16 @@ fn escape_like(s: &str) -> String {
 pub struct EnsureLearnerInput {
     /// The client's own key (1..=128 characters, trimmed).
     pub external_id: String,
-    /// Used only when the learner is created.
+    /// Used only when the learner is created (at most 200 characters).
     pub display_name: Option<String>,
     /// IANA time zone, used only when the learner is created (default `UTC`).
     pub time_zone: Option<String>,
 }
 
+/// The result of `ensureLearner`.
 #[derive(SimpleObject)]
 pub struct EnsureLearnerPayload {
+    /// The learner with that externalId.
     pub learner: Learner,
     /// True for the one call that created the learner.
     pub created: bool,
@@ -229,33 +189,76 @@ pub struct EnsureLearnerPayload {
 /// Settings to change; a field left out is unchanged, a field set to null is cleared.
 #[derive(InputObject, Default)]
 pub struct LearnerSettingsInput {
+    /// UI theme name (at most 200 characters).
     pub theme: MaybeUndefined<String>,
     /// 1..=600 minutes.
     pub preferred_meditation_minutes: MaybeUndefined<i32>,
+    /// Mentor category for the wellbeing companion (at most 200 characters).
     pub preferred_mentor_category: MaybeUndefined<String>,
 }
 
 /// Changes to a learner; a field left out is unchanged, a nullable field set to null is cleared.
 #[derive(InputObject)]
 pub struct UpdateLearnerInput {
+    /// The learner to change.
     pub id: ID,
+    /// At most 200 characters.
     pub display_name: MaybeUndefined<String>,
+    /// At most 10,000 characters.
     pub bio: MaybeUndefined<String>,
     /// IANA time zone (e.g. `Pacific/Auckland`); null leaves it unchanged.
     pub time_zone: Option<String>,
+    /// Settings to change.
     pub settings: Option<LearnerSettingsInput>,
 }
 
+fn change<T>(v: MaybeUndefined<T>) -> Change<T> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+impl UpdateLearnerInput {
+    fn parse(self) -> ApiResult<(ID, LearnerChanges)> {
+        let text = |field: &str, v: MaybeUndefined<String>, max: usize| -> ApiResult<Change<String>> {
+            change(v).map(|v| v.map(|t| validate::text(field, &t, max)).transpose()).transpose()
+        };
+        let changes = LearnerChanges {
+            display_name: text("displayName", self.display_name, validate::MAX_NAME_CHARS)?,
+            bio: text("bio", self.bio, validate::MAX_TEXT_CHARS)?,
+            time_zone: self.time_zone.map(|tz| validate::time_zone("timeZone", &tz)).transpose()?,
+            settings: self
+                .settings
+                .map(|s| {
+                    SettingsChanges::parse(
+                        change(s.theme),
+                        change(s.preferred_meditation_minutes),
+                        change(s.preferred_mentor_category),
+                    )
+                })
+                .transpose()?,
+        };
+        Ok((self.id, changes))
+    }
+}
+
+/// The result of `updateLearner`.
 #[derive(SimpleObject)]
 pub struct UpdateLearnerPayload {
+    /// The learner after the change.
     pub learner: Learner,
 }
 
+/// The learner to erase.
 #[derive(InputObject)]
 pub struct DeleteLearnerInput {
+    /// The learner's global id.
     pub id: ID,
 }
 
+/// The result of `deleteLearner`.
 #[derive(SimpleObject)]
 pub struct DeleteLearnerPayload {
     /// The id of the erased learner (also when it was already erased).
@@ -271,119 +274,37 @@ impl LearnerMutation {
     /// clients at once: exactly one call creates the learner and says `created: true`.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn ensure_learner(&self, ctx: &Context<'_>, input: EnsureLearnerInput) -> ApiResult<EnsureLearnerPayload> {
-        let (state, viewer) = parts(ctx)?;
-        let external_id = validate::key("externalId", &input.external_id, validate::MAX_EXTERNAL_ID_CHARS)?;
-        viewer.may_ensure(&external_id)?;
-        let display_name =
-            input.display_name.map(|n| validate::text("displayName", &n, validate::MAX_NAME_CHARS)).transpose()?;
-        let time_zone = match input.time_zone {
-            Some(tz) => validate::time_zone("timeZone", &tz)?.name().to_owned(),
-            None => "UTC".to_owned(),
-        };
-        let now = state.clock.now();
-        let (txn, _turn) = state.begin_write().await?;
-        let row = learner::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            external_id: Set(external_id.clone()),
-            search_text: Set(search_text(&external_id, display_name.as_deref())),
-            display_name: Set(display_name),
-            bio: Set(None),
-            time_zone: Set(time_zone),
-            settings: Set(json!({})),
-            created_at: Set(now),
-            updated_at: Set(now),
-        };
-        // ON CONFLICT DO NOTHING makes concurrent first calls race-safe on both engines: the
-        // losers wait for the winner's row and then insert nothing.
-        let inserted = learner::Entity::insert(row)
-            .on_conflict_do_nothing_on([learner::Column::ExternalId])
-            .exec_without_returning(&txn)
-            .await?;
-        let created = matches!(inserted, TryInsertResult::Inserted(n) if n > 0);
-        let found = learner::Entity::find()
-            .filter(learner::Column::ExternalId.eq(&external_id))
-            .one(&txn)
-            .await?
-            .ok_or(ApiError::Internal)?;
-        txn.commit().await?;
-        Ok(EnsureLearnerPayload { learner: Learner(found), created })
+        let new = NewLearner::parse(&input.external_id, input.display_name, input.time_zone)?;
+        let now = parts(ctx)?.0.clock.now();
+        let write = access::write_new_learner(ctx, &new.external_id).await?;
+        let (row, created) = store::learner::ensure(&write.txn, new, now).await?;
+        let scope = write.scope(row)?;
+        write.txn.commit().await?;
+        Ok(EnsureLearnerPayload { learner: Learner::new(scope), created })
     }
 
     /// Changes a learner's name, bio, time zone or settings.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn update_learner(&self, ctx: &Context<'_>, input: UpdateLearnerInput) -> ApiResult<UpdateLearnerPayload> {
-        let (state, viewer) = parts(ctx)?;
-        let (txn, _turn) = state.begin_write().await?;
-        let current = access::learner_by_gid(&txn, viewer, "id", &input.id).await?;
-        let mut settings: LearnerSettings = serde_json::from_value(current.settings.clone()).unwrap_or_default();
-        let mut row: learner::ActiveModel = current.into();
-        match input.display_name {
-            MaybeUndefined::Value(n) => {
-                row.display_name = Set(Some(validate::text("displayName", &n, validate::MAX_NAME_CHARS)?))
-            }
-            MaybeUndefined::Null => row.display_name = Set(None),
-            MaybeUndefined::Undefined => {}
-        }
-        match input.bio {
-            MaybeUndefined::Value(b) => row.bio = Set(Some(validate::text("bio", &b, validate::MAX_TEXT_CHARS)?)),
-            MaybeUndefined::Null => row.bio = Set(None),
-            MaybeUndefined::Undefined => {}
-        }
-        if let (sea_orm::ActiveValue::Set(name), sea_orm::ActiveValue::Unchanged(ext)) =
-            (&row.display_name, &row.external_id)
-        {
-            row.search_text = Set(search_text(ext, name.as_deref()));
-        }
-        if let Some(tz) = input.time_zone {
-            row.time_zone = Set(validate::time_zone("timeZone", &tz)?.name().to_owned());
-        }
-        if let Some(s) = input.settings {
-            apply_settings(&mut settings, s)?;
-            row.settings = Set(serde_json::to_value(&settings).map_err(|_| ApiError::Internal)?);
-        }
-        row.updated_at = Set(state.clock.now());
-        let updated = row.update(&txn).await?;
+        let (id, changes) = input.parse()?;
+        let now = parts(ctx)?.0.clock.now();
+        let (txn, scope) = access::write_learner(ctx, "id", &id).await?;
+        let updated = store::learner::update(&txn, scope.model(), changes, now).await?;
         txn.commit().await?;
-        Ok(UpdateLearnerPayload { learner: Learner(updated) })
+        Ok(UpdateLearnerPayload { learner: Learner::new(scope.updated(updated)?) })
     }
 
     /// Erases a learner and every row that belongs to it, in one transaction. Repeating it is
     /// not an error.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn delete_learner(&self, ctx: &Context<'_>, input: DeleteLearnerInput) -> ApiResult<DeleteLearnerPayload> {
-        let (state, viewer) = parts(ctx)?;
         let id = ids::decode("id", &input.id, Kind::Learner)?;
-        let (txn, _turn) = state.begin_write().await?;
-        match access::learner(&txn, viewer, id).await {
-            Ok(found) => crate::store::learner::erase(&txn, found.id).await?,
-            // Already gone: privileged viewers may repeat the call.
-            Err(ApiError::NotFound(_)) => {}
-            Err(e) => return Err(e),
+        let (txn, scope) = access::write_learner_if_exists(ctx, id).await?;
+        if let Some(scope) = scope {
+            store::learner::erase(&txn, scope.id()).await?;
         }
         txn.commit().await?;
         tracing::info!(learner_id = %id, "learner erased");
         Ok(DeleteLearnerPayload { deleted_learner_id: input.id })
     }
-}
-
-fn apply_settings(settings: &mut LearnerSettings, input: LearnerSettingsInput) -> ApiResult<()> {
-    fn text(field: &str, v: MaybeUndefined<String>, slot: &mut Option<String>) -> ApiResult<()> {
-        match v {
-            MaybeUndefined::Value(t) => *slot = Some(validate::text(field, &t, validate::MAX_NAME_CHARS)?),
-            MaybeUndefined::Null => *slot = None,
-            MaybeUndefined::Undefined => {}
-        }
-        Ok(())
-    }
-    text("settings.theme", input.theme, &mut settings.theme)?;
-    text("settings.preferredMentorCategory", input.preferred_mentor_category, &mut settings.preferred_mentor_category)?;
-    match input.preferred_meditation_minutes {
-        MaybeUndefined::Value(m) if !(1..=600).contains(&m) => {
-            return Err(ApiError::bad_input("settings.preferredMeditationMinutes", "must be between 1 and 600"));
-        }
-        MaybeUndefined::Value(m) => settings.preferred_meditation_minutes = Some(m),
-        MaybeUndefined::Null => settings.preferred_meditation_minutes = None,
-        MaybeUndefined::Undefined => {}
-    }
-    Ok(())
 }

@@ -9,12 +9,11 @@ pub mod loaders;
 pub mod node;
 pub mod page;
 pub mod practice;
-pub mod progress;
 pub mod scalars;
+pub mod session;
 
 use std::sync::Arc;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
 };
@@ -46,8 +45,9 @@ impl AppState {
         AppState { db, config: Arc::new(config), clock, auth, write_gate: Arc::new(tokio::sync::Semaphore::new(1)) }
     }
 
-    /// A write transaction (IMMEDIATE on SQLite); keep the turn until commit.
-    pub async fn begin_write(&self) -> Result<(sea_orm::DatabaseTransaction, crate::db::WriteTurn), sea_orm::DbErr> {
+    /// A write transaction (IMMEDIATE on SQLite, holding this process's turn). Resolvers open
+    /// writes through `access`, which checks scope in the same call.
+    pub(crate) async fn begin_write(&self) -> Result<crate::db::WriteTxn, sea_orm::DbErr> {
         crate::db::begin_write(&self.db, &self.write_gate).await
     }
 }
@@ -56,15 +56,20 @@ impl AppState {
 pub struct Query(learner::LearnerQuery, node::NodeQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(learner::LearnerMutation, goal::GoalMutation, event::EventMutation, progress::ProgressMutation);
+pub struct Mutation(
+    learner::LearnerMutation,
+    goal::GoalMutation,
+    event::EventMutation,
+    session::SessionMutation,
+    practice::PracticeMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn build_schema(state: AppState) -> AppSchema {
     let config = state.config.clone();
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(DataLoader::new(loaders::GoalLoader(state.db.clone()), tokio::spawn).delay(loaders::BATCH_WINDOW))
-        .data(DataLoader::new(loaders::ProgressLoader(state.db.clone()), tokio::spawn).delay(loaders::BATCH_WINDOW))
+    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
+    let mut builder = loaders::register(builder, &state.db)
         .data(state.clone())
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)

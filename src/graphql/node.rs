@@ -1,27 +1,72 @@
 //! Relay `Node`: every stored thing with an id can be fetched by it.
+//!
+//! The `nodes!` list below is the one place a kind of node is declared: it makes the id `Kind`
+//! (its tag is the GraphQL type name inside every global id), the `Node` interface and the
+//! scoped fetch of `node(id)`. Adding a line is the whole edit; a type without `new(scope, row)`
+//! or an entity without `LearnerOwned` does not compile.
 
 use async_graphql::{Context, ID, Interface, Object};
 use entity::{attempt, event, goal, session};
-use sea_orm::EntityTrait;
+use sea_orm::ConnectionTrait;
 use sea_orm::prelude::Uuid;
 
 use super::access::{self, parts};
 use super::event::LearnerEvent;
 use super::goal::Goal;
-use super::ids::{self, Kind};
+use super::ids;
 use super::learner::Learner;
-use super::progress::{Attempt, Session};
-use crate::error::{ApiError, ApiResult};
+use super::practice::Attempt;
+use super::session::Session;
+use crate::auth::Viewer;
+use crate::error::ApiResult;
 
-/// Anything stored with a global id.
-#[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID", desc = "Global id (opaque)."))]
-pub enum Node {
-    Learner(Learner),
-    Goal(Goal),
-    LearnerEvent(LearnerEvent),
-    Session(Session),
-    Attempt(Attempt),
+macro_rules! nodes {
+    ($($kind:ident: $entity:ident => $object:ident),* $(,)?) => {
+        /// The kinds of stored things that have a global id.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Kind {
+            Learner,
+            $($kind),*
+        }
+
+        impl Kind {
+            pub const ALL: &'static [Kind] = &[Kind::Learner, $(Kind::$kind),*];
+
+            /// The GraphQL type name, which global ids carry.
+            pub fn tag(self) -> &'static str {
+                match self {
+                    Kind::Learner => "Learner",
+                    $(Kind::$kind => stringify!($object)),*
+                }
+            }
+        }
+
+        /// Anything stored with a global id.
+        #[derive(Interface)]
+        #[graphql(field(name = "id", ty = "ID", desc = "Global id (opaque)."))]
+        pub enum Node {
+            Learner(Learner),
+            $($kind($object)),*
+        }
+
+        /// The node with this id, through the scope gate; None when it does not exist (privileged
+        /// viewers) and FORBIDDEN for a learner token, whether it exists or not.
+        async fn fetch<C: ConnectionTrait>(db: &C, viewer: &Viewer, kind: Kind, uuid: Uuid) -> ApiResult<Option<Node>> {
+            match kind {
+                Kind::Learner => Ok(access::optional(access::learner(db, viewer, uuid).await)?
+                    .map(|scope| Node::Learner(Learner::new(scope)))),
+                $(Kind::$kind => Ok(access::optional(access::owned_uuid::<$entity::Entity, C>(db, viewer, uuid).await)?
+                    .map(|(row, scope)| Node::$kind($object::new(scope, row))))),*
+            }
+        }
+    };
+}
+
+nodes! {
+    Goal: goal => Goal,
+    LearnerEvent: event => LearnerEvent,
+    Session: session => Session,
+    Attempt: attempt => Attempt,
 }
 
 #[derive(Default)]
@@ -30,48 +75,13 @@ pub struct NodeQuery;
 #[Object]
 impl NodeQuery {
     /// Fetches anything by its global id; null when it does not exist.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global id, as any `id` field returns it.")] id: ID,
+    ) -> ApiResult<Option<Node>> {
         let (state, viewer) = parts(ctx)?;
         let (kind, uuid) = ids::decode_any("id", &id)?;
-        let db = &state.db;
-        // Owned things are looked up first, then their learner goes through the scope check.
-        let (owner, node): (Option<Uuid>, Option<Node>) = match kind {
-            Kind::Learner => (Some(uuid), None),
-            Kind::Goal => {
-                split(goal::Entity::find_by_id(uuid).one(db).await?, |g| g.learner_id, |g| Node::Goal(Goal(g)))
-            }
-            Kind::Event => split(
-                event::Entity::find_by_id(uuid).one(db).await?,
-                |e| e.learner_id,
-                |e| Node::LearnerEvent(LearnerEvent(e)),
-            ),
-            Kind::Session => {
-                split(session::Entity::find_by_id(uuid).one(db).await?, |s| s.learner_id, |s| Node::Session(Session(s)))
-            }
-            Kind::Attempt => {
-                split(attempt::Entity::find_by_id(uuid).one(db).await?, |a| a.learner_id, |a| Node::Attempt(Attempt(a)))
-            }
-        };
-        let Some(owner) = owner else {
-            // Missing: null for privileged viewers; learners get the answer they get for others' data.
-            return match viewer.authorize(None) {
-                Err(ApiError::NotFound(_)) => Ok(None),
-                Err(e) => Err(e),
-                Ok(_) => Ok(None),
-            };
-        };
-        let learner = access::optional(access::learner(db, viewer, owner).await)?;
-        Ok(match (kind, learner) {
-            (_, None) => None,
-            (Kind::Learner, Some(l)) => Some(Node::Learner(Learner(l))),
-            (_, Some(_)) => node,
-        })
-    }
-}
-
-fn split<M>(found: Option<M>, owner: impl Fn(&M) -> Uuid, wrap: impl Fn(M) -> Node) -> (Option<Uuid>, Option<Node>) {
-    match found {
-        Some(m) => (Some(owner(&m)), Some(wrap(m))),
-        None => (None, None),
+        fetch(&state.db, viewer, kind, uuid).await
     }
 }

@@ -53,3 +53,8 @@ where
 pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
     first.unwrap_or(DEFAULT_PAGE).clamp(1, 100) as usize * child_complexity.max(1) + 1
 }
+
+/// `cost` for a list whose `first` defaults to `default` rather than to a page.
+pub fn cost_with(first: Option<i32>, default: i32, child_complexity: usize) -> usize {
+    first.unwrap_or(default).clamp(1, 100) as usize * child_complexity.max(1) + 1
+}

@@ -1,55 +1,353 @@
-//! Progress writes: sessions, attempts, reset.
+//! Practice: attempts, streaks and statistics, read and written under one name.
 
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
-use chrono::{DateTime, Utc};
-use entity::{attempt, session};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use entity::{attempt, exercise_stat, practice_day};
 use sea_orm::prelude::Uuid;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::access::{self, parts};
-use super::goal::goal_of_learner;
+use super::access::{self, LearnerScope, of_learner, parts};
+use super::goal::Goal;
 use super::ids::{self, Kind};
 use super::learner::Learner;
-use super::progress::{Attempt, Session, SessionKind, Streak, tz_of};
-use crate::auth::Viewer;
-use crate::domain::streak::local_date;
+use super::scalars::Date;
+use super::session::Session;
+use super::{loaders, page};
+use crate::domain::streak::{StreakSummary, local_date};
 use crate::domain::validate;
-use crate::error::{ApiError, ApiResult, is_unique_violation};
-use crate::store::practice;
+use crate::error::{ApiError, ApiResult};
+use crate::store;
+use crate::store::idempotent::Stored;
+use crate::store::practice::NewAttempt;
 
-#[derive(InputObject)]
-pub struct StartSessionInput {
-    pub learner_id: ID,
-    pub kind: SessionKind,
-    /// Default now; at most 5 minutes in the future.
-    pub started_at: Option<DateTime<Utc>>,
+pub fn ratio(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
 }
 
+/// One answer to one exercise or activity.
+pub struct Attempt {
+    scope: LearnerScope,
+    row: attempt::Model,
+}
+
+impl Attempt {
+    pub fn new(scope: LearnerScope, row: attempt::Model) -> Self {
+        Attempt { scope, row }
+    }
+}
+
+#[Object]
+impl Attempt {
+    /// Global id (opaque).
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Attempt, self.row.id)
+    }
+    /// The exercise or activity answered (the client's key).
+    async fn exercise_id(&self) -> &str {
+        &self.row.exercise_id
+    }
+    /// The kind of activity, in the client's vocabulary (e.g. `quiz`).
+    async fn activity_type(&self) -> Option<&str> {
+        self.row.activity_type.as_deref()
+    }
+    /// The learning objective the attempt worked towards (the client's key).
+    async fn objective_id(&self) -> Option<&str> {
+        self.row.objective_id.as_deref()
+    }
+    /// Whether the answer was right.
+    async fn is_correct(&self) -> bool {
+        self.row.is_correct
+    }
+    /// A score the client gave the answer, if any.
+    async fn score(&self) -> Option<f64> {
+        self.row.score
+    }
+    /// The learner's answer as given.
+    async fn user_answer(&self) -> Option<&str> {
+        self.row.user_answer.as_deref()
+    }
+    /// How long the learner took to answer, in milliseconds.
+    async fn response_time_ms(&self) -> Option<i32> {
+        self.row.response_time_ms
+    }
+    /// Free-form JSON the client recorded with the attempt.
+    async fn details(&self) -> Option<Json<&serde_json::Value>> {
+        self.row.details.as_ref().map(Json)
+    }
+    /// When the learner answered (client-supplied, default the time it was stored).
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.row.occurred_at
+    }
+    /// The learner's local day of `occurredAt`, in the time zone the learner had when it was
+    /// recorded: the practice day it counts towards.
+    async fn local_date(&self) -> Date {
+        Date(self.row.local_date)
+    }
+    /// When it was stored.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    /// The session the attempt was recorded in, if any.
+    async fn session(&self, ctx: &Context<'_>) -> ApiResult<Option<Session>> {
+        Ok(loaders::session(ctx, &self.scope, self.row.session_id).await?.map(|s| Session::new(self.scope.clone(), s)))
+    }
+    /// The goal the attempt worked towards, if any.
+    async fn goal(&self, ctx: &Context<'_>) -> ApiResult<Option<Goal>> {
+        Ok(loaders::goal(ctx, &self.scope, self.row.goal_id).await?.map(|g| Goal::new(self.scope.clone(), g)))
+    }
+    /// The learner who answered.
+    async fn learner(&self) -> Learner {
+        Learner::new(self.scope.clone())
+    }
+}
+
+/// A practice streak, counted in the learner's own time zone.
 #[derive(SimpleObject)]
-pub struct SessionPayload {
-    pub session: Session,
+pub struct Streak {
+    /// Consecutive practice days ending today or yesterday (local); 0 once a day is missed.
+    pub current: i32,
+    /// The longest run of consecutive practice days ever.
+    pub longest: i32,
+    /// The latest local day with an attempt.
+    pub last_practice_date: Option<Date>,
 }
 
-#[derive(InputObject)]
-pub struct EndSessionInput {
-    pub session_id: ID,
-    /// Default now; not before the session started.
-    pub ended_at: Option<DateTime<Utc>>,
+impl Streak {
+    pub fn at(summary: StreakSummary, today: NaiveDate) -> Self {
+        Streak {
+            current: i32::try_from(summary.current(today)).unwrap_or(i32::MAX),
+            longest: i32::try_from(summary.longest).unwrap_or(i32::MAX),
+            last_practice_date: summary.last_practice_date.map(Date),
+        }
+    }
+}
+
+/// Attempts on one local day.
+#[derive(SimpleObject)]
+pub struct DayStat {
+    /// The learner's local day.
+    pub date: Date,
+    /// Attempts that day.
+    pub attempts: i32,
+    /// Correct attempts that day.
+    pub correct: i32,
+}
+
+/// Attempts at one exercise.
+#[derive(SimpleObject)]
+pub struct ExerciseStat {
+    /// The exercise (the client's key).
+    pub exercise_id: String,
+    /// Attempts at it.
+    pub attempts: i32,
+    /// Correct attempts at it.
+    pub correct: i32,
+    /// `correct / attempts` in 0..1.
+    pub accuracy: Option<f64>,
+    /// The latest `occurredAt` of an attempt at this exercise.
+    pub last_attempt_at: DateTime<Utc>,
+}
+
+/// Practice statistics of one learner. Every figure is read from counters kept by the attempt's
+/// own transaction, so the cost does not grow with the number of attempts.
+pub struct ProgressStats {
+    scope: LearnerScope,
+    totals: Option<entity::learner_progress::Model>,
+}
+
+/// Most days `byDay` covers.
+const MAX_DAYS: i32 = 366;
+
+#[Object]
+impl ProgressStats {
+    /// Attempts recorded.
+    async fn total_attempts(&self) -> i64 {
+        self.totals.as_ref().map_or(0, |t| t.total_attempts)
+    }
+    /// Correct attempts recorded.
+    async fn correct_attempts(&self) -> i64 {
+        self.totals.as_ref().map_or(0, |t| t.correct_attempts)
+    }
+    /// `correctAttempts / totalAttempts` in 0..1; null with no attempts.
+    async fn accuracy(&self) -> Option<f64> {
+        self.totals.as_ref().and_then(|t| ratio(t.correct_attempts, t.total_attempts))
+    }
+    /// Number of distinct exercises attempted.
+    async fn exercises_attempted(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        let (state, _) = parts(ctx)?;
+        let n = of_learner::<exercise_stat::Entity>(&self.scope).count(&state.db).await?;
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+    /// One entry per local day of the last `last` days (1..=366), oldest first, ending today;
+    /// days without attempts are included with zeros.
+    #[graphql(complexity = "(last.clamp(1, MAX_DAYS) as usize) * child_complexity.max(1) + 1")]
+    async fn by_day(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 30, desc = "How many days, 1..=366 (default 30).")] last: i32,
+    ) -> ApiResult<Vec<DayStat>> {
+        if !(1..=MAX_DAYS).contains(&last) {
+            return Err(ApiError::bad_input("last", "must be between 1 and 366"));
+        }
+        let (state, _) = parts(ctx)?;
+        let today = local_date(state.clock.now(), self.scope.time_zone()?);
+        let from = today.checked_sub_days(Days::new(u64::try_from(last - 1).unwrap_or(0))).unwrap_or(today);
+        let rows = of_learner::<practice_day::Entity>(&self.scope)
+            .filter(practice_day::Column::Day.between(from, today))
+            .all(&state.db)
+            .await?;
+        let found: std::collections::HashMap<NaiveDate, practice_day::Model> =
+            rows.into_iter().map(|d| (d.day, d)).collect();
+        Ok(from
+            .iter_days()
+            .take_while(|d| *d <= today)
+            .map(|day| {
+                let (attempts, correct) = found.get(&day).map_or((0, 0), |d| (d.attempts, d.correct));
+                DayStat { date: Date(day), attempts, correct }
+            })
+            .collect())
+    }
+    /// Per-exercise statistics, most recently attempted first.
+    #[graphql(complexity = "page::cost_with(first, 100, child_complexity)")]
+    async fn by_exercise(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many exercises, 1..=100 (default 100).")] first: Option<i32>,
+        #[graphql(desc = "Only this exercise.")] exercise_id: Option<String>,
+    ) -> ApiResult<Vec<ExerciseStat>> {
+        let limit = validate::page_size(first, 100)?;
+        let (state, _) = parts(ctx)?;
+        let mut select = of_learner::<exercise_stat::Entity>(&self.scope);
+        if let Some(e) = exercise_id {
+            select = select.filter(exercise_stat::Column::ExerciseId.eq(validate::lookup("exerciseId", e)?));
+        }
+        let rows = select
+            .order_by(exercise_stat::Column::LastAttemptAt, Order::Desc)
+            .order_by(exercise_stat::Column::ExerciseId, Order::Asc)
+            .limit(limit)
+            .all(&state.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|s| ExerciseStat {
+                accuracy: ratio(i64::from(s.correct), i64::from(s.attempts)),
+                exercise_id: s.exercise_id,
+                attempts: s.attempts,
+                correct: s.correct,
+                last_attempt_at: s.last_attempt_at,
+            })
+            .collect())
+    }
+}
+
+/// Filters of an attempts list.
+#[derive(Default)]
+pub struct AttemptFilter {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub exercise_id: Option<String>,
+    pub session_id: Option<ID>,
+    pub goal_id: Option<ID>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// A page of a learner's attempts, newest first; `session_id` narrows it to one session.
+pub async fn attempts_of(
+    ctx: &Context<'_>,
+    scope: &LearnerScope,
+    session_id: Option<Uuid>,
+    f: AttemptFilter,
+) -> ApiResult<Connection<String, Attempt>> {
+    let (state, _) = parts(ctx)?;
+    let mut select = of_learner::<attempt::Entity>(scope);
+    let session_id = match (session_id, f.session_id) {
+        (Some(s), _) => Some(s),
+        (None, Some(gid)) => Some(ids::decode("sessionId", &gid, Kind::Session)?),
+        (None, None) => None,
+    };
+    if let Some(s) = session_id {
+        select = select.filter(attempt::Column::SessionId.eq(s));
+    }
+    if let Some(g) = f.goal_id {
+        select = select.filter(attempt::Column::GoalId.eq(ids::decode("goalId", &g, Kind::Goal)?));
+    }
+    if let Some(e) = f.exercise_id {
+        select = select.filter(attempt::Column::ExerciseId.eq(validate::lookup("exerciseId", e)?));
+    }
+    if let Some(since) = f.since {
+        select = select.filter(attempt::Column::OccurredAt.gte(validate::instant("since", since)?));
+    }
+    if let Some(until) = f.until {
+        select = select.filter(attempt::Column::OccurredAt.lt(validate::instant("until", until)?));
+    }
+    page::keyset(
+        &state.db,
+        select,
+        (attempt::Column::OccurredAt, attempt::Column::Id),
+        f.first,
+        f.after,
+        |a| (a.occurred_at, a.id),
+        |a| Attempt::new(scope.clone(), a),
+    )
+    .await
+}
+
+/// The practice fields of `Learner`.
+pub struct LearnerPractice(pub LearnerScope);
+
+#[Object]
+impl LearnerPractice {
+    /// Practice attempts, newest first (by `occurredAt`).
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn attempts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1..=100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Only attempts at this exercise.")] exercise_id: Option<String>,
+        #[graphql(desc = "Only attempts in this session.")] session_id: Option<ID>,
+        #[graphql(desc = "Only attempts towards this goal.")] goal_id: Option<ID>,
+        #[graphql(desc = "Only attempts that occurred at or after this instant.")] since: Option<DateTime<Utc>>,
+        #[graphql(desc = "Only attempts that occurred before this instant.")] until: Option<DateTime<Utc>>,
+    ) -> ApiResult<Connection<String, Attempt>> {
+        let filter = AttemptFilter { first, after, exercise_id, session_id, goal_id, since, until };
+        attempts_of(ctx, &self.0, None, filter).await
+    }
+
+    /// Practice streak in the learner's time zone; `current` is 0 once a day is missed.
+    async fn streak(&self, ctx: &Context<'_>) -> ApiResult<Streak> {
+        let (state, _) = parts(ctx)?;
+        let summary = loaders::progress(ctx, &self.0).await?.map(store::practice::summary_of).unwrap_or_default();
+        Ok(Streak::at(summary, local_date(state.clock.now(), self.0.time_zone()?)))
+    }
+
+    /// Practice totals, accuracy and per-day and per-exercise statistics.
+    async fn progress(&self, ctx: &Context<'_>) -> ApiResult<ProgressStats> {
+        Ok(ProgressStats { scope: self.0.clone(), totals: loaders::progress(ctx, &self.0).await? })
+    }
 }
 
 /// One answer to one exercise.
 #[derive(InputObject)]
 pub struct RecordAttemptInput {
+    /// The learner who answered.
     pub learner_id: ID,
     /// 1..=128 characters.
     pub exercise_id: String,
+    /// Whether the answer was right.
     pub is_correct: bool,
+    /// The kind of activity (1..=128 characters).
     pub activity_type: Option<String>,
+    /// The learning objective worked towards (1..=128 characters).
     pub objective_id: Option<String>,
     /// One of the learner's goals.
     pub goal_id: Option<ID>,
     /// One of the learner's sessions.
     pub session_id: Option<ID>,
+    /// A finite number.
     pub score: Option<f64>,
     /// At most 10,000 characters.
     pub user_answer: Option<String>,
@@ -63,225 +361,94 @@ pub struct RecordAttemptInput {
     pub idempotency_key: Option<String>,
 }
 
+impl RecordAttemptInput {
+    fn parse(self, max_json_bytes: usize, now: DateTime<Utc>) -> ApiResult<(ID, NewAttempt)> {
+        let goal_id = self.goal_id.as_ref().map(|g| ids::decode("goalId", g, Kind::Goal)).transpose()?;
+        let session_id = self.session_id.as_ref().map(|s| ids::decode("sessionId", s, Kind::Session)).transpose()?;
+        let new = NewAttempt::parse(
+            &self.exercise_id,
+            self.is_correct,
+            self.activity_type,
+            self.objective_id,
+            goal_id,
+            session_id,
+            self.score,
+            self.user_answer,
+            self.response_time_ms,
+            self.details.map(|Json(d)| d),
+            self.occurred_at,
+            self.idempotency_key,
+            max_json_bytes,
+            now,
+        )?;
+        Ok((self.learner_id, new))
+    }
+}
+
+/// The result of `recordAttempt`.
 #[derive(SimpleObject)]
 pub struct RecordAttemptPayload {
+    /// The stored attempt (the first one, for a retried `idempotencyKey`).
     pub attempt: Attempt,
     /// The learner's streak after this attempt.
     pub streak: Streak,
 }
 
+/// The learner whose progress to reset.
 #[derive(InputObject)]
 pub struct ResetProgressInput {
+    /// The learner's global id.
     pub learner_id: ID,
 }
 
+/// What `resetProgress` removed.
 #[derive(SimpleObject)]
 pub struct ResetProgressPayload {
+    /// Attempts deleted.
     pub deleted_attempts: i64,
     /// PRACTICE sessions deleted (chat and meditation sessions are kept).
     pub deleted_sessions: i64,
+    /// The learner after the reset.
     pub learner: Learner,
 }
 
 #[derive(Default)]
-pub struct ProgressMutation;
+pub struct PracticeMutation;
 
 #[Object]
-impl ProgressMutation {
-    /// Opens a session.
-    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn start_session(&self, ctx: &Context<'_>, input: StartSessionInput) -> ApiResult<SessionPayload> {
-        let (state, viewer) = parts(ctx)?;
-        let now = state.clock.now();
-        let started_at = validate::occurred_at_field("startedAt", input.started_at, now)?;
-        let (txn, _turn) = state.begin_write().await?;
-        let owner = access::learner_by_gid(&txn, viewer, "learnerId", &input.learner_id).await?;
-        let created = session::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            learner_id: Set(owner.id),
-            kind: Set(input.kind.as_str().to_owned()),
-            started_at: Set(started_at),
-            ended_at: Set(None),
-            total_exercises: Set(0),
-            correct_answers: Set(0),
-            created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-        txn.commit().await?;
-        Ok(SessionPayload { session: Session(created) })
-    }
-
-    /// Closes a session. Ending it again changes nothing and returns the same session.
-    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn end_session(&self, ctx: &Context<'_>, input: EndSessionInput) -> ApiResult<SessionPayload> {
-        let (state, viewer) = parts(ctx)?;
-        let now = state.clock.now();
-        let (txn, _turn) = state.begin_write().await?;
-        let current = scoped_session(&txn, viewer, "sessionId", &input.session_id).await?;
-        if current.ended_at.is_some() {
-            return Ok(SessionPayload { session: Session(current) });
-        }
-        let ended_at = validate::occurred_at_field("endedAt", input.ended_at, now)?;
-        if ended_at < current.started_at {
-            return Err(ApiError::bad_input("endedAt", "is before the session started"));
-        }
-        // Conditional on still being open, so two concurrent ends set one time.
-        session::Entity::update_many()
-            .col_expr(session::Column::EndedAt, sea_orm::sea_query::Expr::value(ended_at))
-            .filter(session::Column::Id.eq(current.id))
-            .filter(session::Column::EndedAt.is_null())
-            .exec(&txn)
-            .await?;
-        let ended = session::Entity::find_by_id(current.id).one(&txn).await?.ok_or(ApiError::Internal)?;
-        txn.commit().await?;
-        Ok(SessionPayload { session: Session(ended) })
-    }
-
+impl PracticeMutation {
     /// Records one answer and returns the learner's streak after it.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn record_attempt(&self, ctx: &Context<'_>, input: RecordAttemptInput) -> ApiResult<RecordAttemptPayload> {
-        let (state, viewer) = parts(ctx)?;
+        let state = parts(ctx)?.0;
         let now = state.clock.now();
-        let exercise_id = validate::key("exerciseId", &input.exercise_id, validate::MAX_KEY_CHARS)?;
-        let activity_type = opt_key("activityType", input.activity_type)?;
-        let objective_id = opt_key("objectiveId", input.objective_id)?;
-        let key = opt_key("idempotencyKey", input.idempotency_key)?;
-        let user_answer =
-            input.user_answer.map(|a| validate::text("userAnswer", &a, validate::MAX_TEXT_CHARS)).transpose()?;
-        if let Some(score) = input.score
-            && !score.is_finite()
-        {
-            return Err(ApiError::bad_input("score", "must be a finite number"));
-        }
-        if let Some(ms) = input.response_time_ms
-            && !(0..=86_400_000).contains(&ms)
-        {
-            return Err(ApiError::bad_input("responseTimeMs", "must be between 0 and 86400000"));
-        }
-        let details = input.details.map(|Json(d)| d);
-        if let Some(d) = &details {
-            validate::json_size("details", d, state.config.max_json_bytes)?;
-        }
-        let occurred_at = validate::occurred_at(input.occurred_at, now)?;
-
-        let (txn, _turn) = state.begin_write().await?;
-        let owner = access::learner_by_gid(&txn, viewer, "learnerId", &input.learner_id).await?;
-        let tz = tz_of(&owner);
-        let today = local_date(now, tz);
-        if let Some(key) = &key
-            && let Some(first) = attempt_by_key(&txn, owner.id, key).await?
-        {
-            let summary = practice::summary(&txn, owner.id).await?;
-            return Ok(RecordAttemptPayload { attempt: Attempt(first), streak: Streak::at(summary, today) });
-        }
-        let stored_summary = practice::count_attempt(&txn, owner.id, input.is_correct).await?;
-        let session_id = match &input.session_id {
-            Some(s) => Some(session_of_learner(&txn, owner.id, s).await?),
-            None => None,
-        };
-        let goal_id = match &input.goal_id {
-            Some(g) => Some(goal_of_learner(&txn, owner.id, "goalId", g).await?),
-            None => None,
-        };
-        let row = attempt::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            learner_id: Set(owner.id),
-            session_id: Set(session_id),
-            goal_id: Set(goal_id),
-            exercise_id: Set(exercise_id),
-            activity_type: Set(activity_type),
-            objective_id: Set(objective_id),
-            is_correct: Set(input.is_correct),
-            score: Set(input.score),
-            user_answer: Set(user_answer),
-            response_time_ms: Set(input.response_time_ms),
-            details: Set(details),
-            occurred_at: Set(occurred_at),
-            local_date: Set(local_date(occurred_at, tz)),
-            created_at: Set(now),
-            idempotency_key: Set(key.clone()),
-        };
-        let stored = match attempt::Entity::insert(row).exec_with_returning(&txn).await {
-            Ok(a) => a,
-            // The same key committed first in another transaction (PostgreSQL): everything this
-            // one counted is rolled back and the first attempt is returned.
-            Err(e) if is_unique_violation(&e) => {
-                txn.rollback().await?;
-                let key = key.ok_or(ApiError::Internal)?;
-                let first = attempt_by_key(&state.db, owner.id, &key).await?.ok_or(ApiError::Internal)?;
-                let summary = practice::summary(&state.db, owner.id).await?;
-                return Ok(RecordAttemptPayload { attempt: Attempt(first), streak: Streak::at(summary, today) });
+        let (learner_id, new) = input.parse(state.config.max_json_bytes, now)?;
+        let (txn, scope) = access::write_learner(ctx, "learnerId", &learner_id).await?;
+        let recorded = store::practice::record_attempt(&txn, &scope, new, now).await?;
+        let attempt = match recorded.attempt {
+            Stored::New(a) => {
+                txn.commit().await?;
+                a
             }
-            Err(e) => return Err(e.into()),
+            // Dropping the transaction rolls back what this call counted.
+            Stored::Replayed(a) => a,
         };
-        if let Some(s) = stored.session_id {
-            practice::count_in_session(&txn, s, stored.is_correct).await?;
-        }
-        practice::count_exercise(&txn, &stored).await?;
-        let summary = if practice::count_day(&txn, owner.id, stored.local_date, stored.is_correct).await? {
-            practice::add_practice_day(&txn, owner.id, stored_summary, stored.local_date).await?
-        } else {
-            stored_summary
-        };
-        txn.commit().await?;
-        Ok(RecordAttemptPayload { attempt: Attempt(stored), streak: Streak::at(summary, today) })
+        let today = local_date(now, scope.time_zone()?);
+        Ok(RecordAttemptPayload { attempt: Attempt::new(scope, attempt), streak: Streak::at(recorded.summary, today) })
     }
 
     /// Deletes the learner's attempts, PRACTICE sessions and practice days and zeroes the streak,
     /// in one transaction. Goals, profiles, events, chat and meditation history are untouched.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
     async fn reset_progress(&self, ctx: &Context<'_>, input: ResetProgressInput) -> ApiResult<ResetProgressPayload> {
-        let (state, viewer) = parts(ctx)?;
-        let (txn, _turn) = state.begin_write().await?;
-        let owner = access::learner_by_gid(&txn, viewer, "learnerId", &input.learner_id).await?;
-        let counts = practice::reset(&txn, owner.id).await?;
+        let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
+        let counts = store::practice::reset(&txn, scope.id()).await?;
         txn.commit().await?;
-        tracing::info!(learner_id = %owner.id, attempts = counts.attempts, "progress reset");
+        tracing::info!(learner_id = %scope.id(), attempts = counts.attempts, "progress reset");
         Ok(ResetProgressPayload {
             deleted_attempts: i64::try_from(counts.attempts).unwrap_or(i64::MAX),
             deleted_sessions: i64::try_from(counts.sessions).unwrap_or(i64::MAX),
-            learner: Learner(owner),
+            learner: Learner::new(scope),
         })
-    }
-}
-
-fn opt_key(field: &str, value: Option<String>) -> ApiResult<Option<String>> {
-    value.map(|v| validate::key(field, &v, validate::MAX_KEY_CHARS)).transpose()
-}
-
-async fn attempt_by_key<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    learner_id: Uuid,
-    key: &str,
-) -> ApiResult<Option<attempt::Model>> {
-    Ok(attempt::Entity::find()
-        .filter(attempt::Column::LearnerId.eq(learner_id))
-        .filter(attempt::Column::IdempotencyKey.eq(key))
-        .one(db)
-        .await?)
-}
-
-async fn session_of_learner<C: ConnectionTrait>(db: &C, learner_id: Uuid, id: &ID) -> ApiResult<Uuid> {
-    let uuid = ids::decode("sessionId", id, Kind::Session)?;
-    let found = session::Entity::find_by_id(uuid).filter(session::Column::LearnerId.eq(learner_id)).one(db).await?;
-    found.map(|s| s.id).ok_or_else(|| ApiError::NotFound("session".into()))
-}
-
-/// A session and its learner, if the viewer may reach them.
-async fn scoped_session<C: ConnectionTrait>(
-    db: &C,
-    viewer: &Viewer,
-    field: &str,
-    id: &ID,
-) -> ApiResult<session::Model> {
-    let uuid = ids::decode(field, id, Kind::Session)?;
-    match session::Entity::find_by_id(uuid).one(db).await? {
-        Some(s) => {
-            access::learner(db, viewer, s.learner_id).await?;
-            Ok(s)
-        }
-        None if viewer.is_privileged() => Err(ApiError::NotFound("session".into())),
-        None => Err(viewer.authorize(None).err().unwrap_or(ApiError::Forbidden)),
     }
 }

@@ -1,5 +1,10 @@
 //! Multi-step writes as plain async functions over an open transaction. The resolver opens the
 //! transaction, calls these, and commits.
 
+pub mod event;
+pub mod goal;
+pub mod idempotent;
 pub mod learner;
 pub mod practice;
+pub mod registry;
+pub mod session;

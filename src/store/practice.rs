@@ -5,19 +5,158 @@
 //! one learner's progress writes, so concurrent attempts and resets neither deadlock nor lose an
 //! update; on SQLite, IMMEDIATE transactions already serialize writers.
 
-use chrono::NaiveDate;
-use entity::{attempt, exercise_stat, learner_progress, practice_day, session};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::session::SessionKind;
+use entity::{attempt, exercise_stat, goal, learner_progress, practice_day, session};
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoIden, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set};
 
-use crate::domain::streak::StreakSummary;
-use crate::error::ApiResult;
+use super::idempotent::{self, Stored};
+use crate::domain::streak::{StreakSummary, local_date};
+use crate::domain::validate;
+use crate::error::{ApiError, ApiResult};
+use crate::graphql::access::{self, LearnerScope};
+
+/// A validated attempt to record.
+pub struct NewAttempt {
+    pub exercise_id: String,
+    pub is_correct: bool,
+    pub activity_type: Option<String>,
+    pub objective_id: Option<String>,
+    pub goal_id: Option<Uuid>,
+    pub session_id: Option<Uuid>,
+    pub score: Option<f64>,
+    pub user_answer: Option<String>,
+    pub response_time_ms: Option<i32>,
+    pub details: Option<serde_json::Value>,
+    pub occurred_at: DateTime<Utc>,
+    pub idempotency_key: Option<String>,
+}
+
+fn opt_key(field: &str, value: Option<String>) -> ApiResult<Option<String>> {
+    value.map(|v| validate::key(field, &v, validate::MAX_KEY_CHARS)).transpose()
+}
+
+impl NewAttempt {
+    /// Validates every field of an attempt as a client sent it (ids already decoded).
+    #[allow(clippy::too_many_arguments)]
+    pub fn parse(
+        exercise_id: &str,
+        is_correct: bool,
+        activity_type: Option<String>,
+        objective_id: Option<String>,
+        goal_id: Option<Uuid>,
+        session_id: Option<Uuid>,
+        score: Option<f64>,
+        user_answer: Option<String>,
+        response_time_ms: Option<i32>,
+        details: Option<serde_json::Value>,
+        occurred_at: Option<DateTime<Utc>>,
+        idempotency_key: Option<String>,
+        max_json_bytes: usize,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Self> {
+        if let Some(score) = score
+            && !score.is_finite()
+        {
+            return Err(ApiError::bad_input("score", "must be a finite number"));
+        }
+        if let Some(ms) = response_time_ms
+            && !(0..=86_400_000).contains(&ms)
+        {
+            return Err(ApiError::bad_input("responseTimeMs", "must be between 0 and 86400000"));
+        }
+        if let Some(d) = &details {
+            validate::json_size("details", d, max_json_bytes)?;
+        }
+        Ok(NewAttempt {
+            exercise_id: validate::key("exerciseId", exercise_id, validate::MAX_KEY_CHARS)?,
+            is_correct,
+            activity_type: opt_key("activityType", activity_type)?,
+            objective_id: opt_key("objectiveId", objective_id)?,
+            goal_id,
+            session_id,
+            score,
+            user_answer: user_answer.map(|a| validate::text("userAnswer", &a, validate::MAX_TEXT_CHARS)).transpose()?,
+            response_time_ms,
+            details,
+            occurred_at: validate::occurred_at(occurred_at, now)?,
+            idempotency_key: opt_key("idempotencyKey", idempotency_key)?,
+        })
+    }
+}
+
+/// What `record_attempt` did, and the learner's streak summary after it.
+pub struct Recorded {
+    pub attempt: Stored<attempt::Model>,
+    pub summary: StreakSummary,
+}
+
+/// Records one attempt with every counter it moves: the learner's totals (first, taking the
+/// learner's progress lock), the attempt row, its session's counters, its exercise's and its day's
+/// counters, and the streak summary. A replayed `idempotencyKey` returns the first attempt; the
+/// caller must then roll back, which undoes the count.
+pub async fn record_attempt(
+    txn: &DatabaseTransaction,
+    learner: &LearnerScope,
+    new: NewAttempt,
+    now: DateTime<Utc>,
+) -> ApiResult<Recorded> {
+    let tz = learner.time_zone()?;
+    let stored_summary = count_attempt(txn, learner.id(), new.is_correct).await?;
+    if let Some(s) = new.session_id
+        && access::owned_by::<session::Entity, _>(txn, learner, s).await?.is_none()
+    {
+        return Err(ApiError::NotFound("session".into()));
+    }
+    if let Some(g) = new.goal_id
+        && access::owned_by::<goal::Entity, _>(txn, learner, g).await?.is_none()
+    {
+        return Err(ApiError::NotFound("goal".into()));
+    }
+    let row = attempt::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        learner_id: Set(learner.id()),
+        session_id: Set(new.session_id),
+        goal_id: Set(new.goal_id),
+        exercise_id: Set(new.exercise_id),
+        activity_type: Set(new.activity_type),
+        objective_id: Set(new.objective_id),
+        is_correct: Set(new.is_correct),
+        score: Set(new.score),
+        user_answer: Set(new.user_answer),
+        response_time_ms: Set(new.response_time_ms),
+        details: Set(new.details),
+        occurred_at: Set(new.occurred_at),
+        local_date: Set(local_date(new.occurred_at, tz)),
+        created_at: Set(now),
+        idempotency_key: Set(new.idempotency_key.clone()),
+    };
+    let stored = match idempotent::insert_once(txn, learner.id(), new.idempotency_key.as_deref(), row).await? {
+        Stored::New(a) => a,
+        replayed @ Stored::Replayed(_) => {
+            // The summary read under the lock includes this call's count of nothing new: the
+            // streak is unchanged by a replay.
+            return Ok(Recorded { attempt: replayed, summary: stored_summary });
+        }
+    };
+    if let Some(s) = stored.session_id {
+        count_in_session(txn, s, stored.is_correct).await?;
+    }
+    count_exercise(txn, &stored).await?;
+    let summary = if count_day(txn, learner.id(), stored.local_date, stored.is_correct).await? {
+        add_practice_day(txn, learner.id(), stored_summary, stored.local_date).await?
+    } else {
+        stored_summary
+    };
+    Ok(Recorded { attempt: Stored::New(stored), summary })
+}
 
 /// Adds one attempt to the learner's totals, creating the progress row on first use, and returns
 /// the row as it now stands. This is the first write of every progress transaction: it takes the
 /// learner's progress lock, so the streak summary it returns is the latest one.
-pub async fn count_attempt(txn: &DatabaseTransaction, learner_id: Uuid, correct: bool) -> ApiResult<StreakSummary> {
+async fn count_attempt(txn: &DatabaseTransaction, learner_id: Uuid, correct: bool) -> ApiResult<StreakSummary> {
     let c = i64::from(correct);
     let row = learner_progress::Entity::insert(fresh_progress(learner_id, 1, c))
         .on_conflict(
@@ -60,7 +199,7 @@ fn fresh_progress(learner_id: Uuid, total: i64, correct: i64) -> learner_progres
 }
 
 /// Adds the attempt to its session's counters.
-pub async fn count_in_session(txn: &DatabaseTransaction, session_id: Uuid, correct: bool) -> ApiResult<()> {
+async fn count_in_session(txn: &DatabaseTransaction, session_id: Uuid, correct: bool) -> ApiResult<()> {
     session::Entity::update_many()
         .col_expr(session::Column::TotalExercises, Expr::col(session::Column::TotalExercises).add(1))
         .col_expr(session::Column::CorrectAnswers, Expr::col(session::Column::CorrectAnswers).add(i32::from(correct)))
@@ -72,7 +211,7 @@ pub async fn count_in_session(txn: &DatabaseTransaction, session_id: Uuid, corre
 
 /// Adds the attempt to the per-exercise counters; `last_attempt_at` only moves forward, so a
 /// backdated attempt does not make an exercise look stale.
-pub async fn count_exercise(txn: &DatabaseTransaction, a: &attempt::Model) -> ApiResult<()> {
+async fn count_exercise(txn: &DatabaseTransaction, a: &attempt::Model) -> ApiResult<()> {
     exercise_stat::Entity::insert(exercise_stat::ActiveModel {
         learner_id: Set(a.learner_id),
         exercise_id: Set(a.exercise_id.clone()),
@@ -104,7 +243,7 @@ pub async fn count_exercise(txn: &DatabaseTransaction, a: &attempt::Model) -> Ap
 /// Adds the attempt to its practice day; returns true when the day is new for the learner.
 /// The day row is unique per (learner, day), so however many attempts land on one day at once,
 /// exactly one of them creates it: the one that reads back a count of 1.
-pub async fn count_day(txn: &DatabaseTransaction, learner_id: Uuid, day: NaiveDate, correct: bool) -> ApiResult<bool> {
+async fn count_day(txn: &DatabaseTransaction, learner_id: Uuid, day: NaiveDate, correct: bool) -> ApiResult<bool> {
     let row = practice_day::Entity::insert(practice_day::ActiveModel {
         learner_id: Set(learner_id),
         day: Set(day),
@@ -126,7 +265,7 @@ pub async fn count_day(txn: &DatabaseTransaction, learner_id: Uuid, day: NaiveDa
 /// extends or restarts the run in O(1); an earlier (backdated) day can join or merge runs, so the
 /// summary is recomputed from the learner's practice days (one row per day, not per attempt).
 /// `stored` is the summary read under the learner's progress lock (`count_attempt`).
-pub async fn add_practice_day(
+async fn add_practice_day(
     txn: &DatabaseTransaction,
     learner_id: Uuid,
     stored: StreakSummary,
@@ -199,7 +338,7 @@ pub async fn reset(txn: &DatabaseTransaction, learner_id: Uuid) -> ApiResult<Res
     exercise_stat::Entity::delete_many().filter(exercise_stat::Column::LearnerId.eq(learner_id)).exec(txn).await?;
     let sessions = session::Entity::delete_many()
         .filter(session::Column::LearnerId.eq(learner_id))
-        .filter(session::Column::Kind.eq("PRACTICE"))
+        .filter(session::Column::Kind.eq(SessionKind::Practice))
         .exec(txn)
         .await?;
     Ok(ResetCounts { attempts: attempts.rows_affected, sessions: sessions.rows_affected })

@@ -194,6 +194,38 @@ impl TestApp {
         data["createGoal"]["goal"]["id"].as_str().expect("id").to_owned()
     }
 
+    /// Counts the learner's rows of a registry table, directly or through its parent.
+    pub async fn count_learner_rows(
+        &self,
+        table: &learngraph::store::registry::LearnerTable,
+        learner: uuid::Uuid,
+    ) -> i64 {
+        use learngraph::store::registry::Reach;
+        let id = match self.backend {
+            Backend::Postgres => format!("'{learner}'"),
+            Backend::Sqlite => format!("x'{}'", learner.simple()),
+        };
+        let sql = match table.reach {
+            Reach::LearnerId => format!("SELECT COUNT(*) AS n FROM {} WHERE learner_id = {id}", table.name),
+            Reach::Parent { column, parent } => format!(
+                "SELECT COUNT(*) AS n FROM {} WHERE {column} IN (SELECT id FROM {parent} WHERE learner_id = {id})",
+                table.name
+            ),
+        };
+        self.scalar_i64(&sql).await
+    }
+
+    async fn scalar_i64(&self, sql: &str) -> i64 {
+        let row = self
+            .state
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(self.state.db.get_database_backend(), sql.to_owned()))
+            .await
+            .expect("count")
+            .expect("row");
+        row.try_get::<i64>("", "n").expect("n")
+    }
+
     /// Counts rows of `table` whose `learner_id` is the learner's UUID (raw SQL, both engines).
     pub async fn count_rows(&self, table: &str, learner_uuid: Option<uuid::Uuid>) -> i64 {
         let sql = match (learner_uuid, self.backend) {

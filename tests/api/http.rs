@@ -116,7 +116,7 @@ async fn depth_and_complexity_limits_carry_codes(b: Backend) {
         c.max_complexity = 500;
     })
     .await;
-    let deep = "{ learner(externalId: \"x\") { goals { learner { goals { learner { goals { id } } } } } } }";
+    let deep = "{ learner(externalId: \"x\") { goal(externalId: \"g\") { learner { goal(externalId: \"g\") { learner { goal(externalId: \"g\") { id } } } } } } }";
     let (_, body) = app.post(None, json!({ "query": deep })).await;
     assert_eq!(first_code(&body), "QUERY_TOO_DEEP");
     let wide = "{ learners(first: 100) { edges { node { attempts(first: 100) { edges { cursor } } } } } }";

@@ -1,6 +1,8 @@
 use futures_util::future::join_all;
 use serde_json::json;
 
+use learngraph::store::registry::LEARNER_TABLES;
+
 use crate::common::{Backend, TestApp, http_client, uuid_of};
 
 crate::on_each_backend!(
@@ -153,15 +155,20 @@ async fn delete_learner_erases_every_row_and_can_be_repeated(b: Backend) {
         .await;
     }
     let uuid = uuid_of(&id);
-    for table in learngraph::store::learner::LEARNER_TABLES {
-        assert!(app.count_rows(table, Some(uuid)).await > 0, "{table} has rows before the erase");
+    for table in LEARNER_TABLES {
+        assert!(app.count_learner_rows(table, uuid).await > 0, "{} has rows before the erase", table.name);
     }
 
     let del = "mutation($id: ID!) { deleteLearner(input: { id: $id }) { deletedLearnerId } }";
     let data = app.ok(del, json!({ "id": id })).await;
     assert_eq!(data["deleteLearner"]["deletedLearnerId"], json!(id));
-    for table in learngraph::store::learner::LEARNER_TABLES {
-        assert_eq!(app.count_rows(table, Some(uuid)).await, 0, "{table} still holds rows of the erased learner");
+    for table in LEARNER_TABLES {
+        assert_eq!(
+            app.count_learner_rows(table, uuid).await,
+            0,
+            "{} still holds rows of the erased learner",
+            table.name
+        );
     }
     let gone = app.ok("query($id: ID!) { learner(id: $id) { id } }", json!({ "id": id })).await;
     assert_eq!(gone["learner"], serde_json::Value::Null);
@@ -170,8 +177,8 @@ async fn delete_learner_erases_every_row_and_can_be_repeated(b: Backend) {
     assert_eq!(again["deleteLearner"]["deletedLearnerId"], json!(id));
     // The other learner is untouched.
     let keep_uuid = uuid_of(&keep);
-    for table in learngraph::store::learner::LEARNER_TABLES {
-        assert!(app.count_rows(table, Some(keep_uuid)).await > 0, "{table} lost the other learner's rows");
+    for table in LEARNER_TABLES {
+        assert!(app.count_learner_rows(table, keep_uuid).await > 0, "{} lost the other learner's rows", table.name);
     }
 }
 

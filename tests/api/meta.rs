@@ -38,31 +38,65 @@ fn readme_configuration_table_lists_every_setting() {
     assert!(checked >= 10, "the settings were found ({checked})");
 }
 
-crate::on_each_backend!(every_table_with_a_learner_id_is_erased_with_the_learner, connection_settings_are_applied);
+crate::on_each_backend!(every_table_is_in_the_learner_registry_or_shared, connection_settings_are_applied);
 
-async fn every_table_with_a_learner_id_is_erased_with_the_learner(b: Backend) {
+/// Every table in the database is either learner data, listed in the registry that erasure (and
+/// export) walk, or explicitly shared; a table with a `learner_id` column is always learner data.
+async fn every_table_is_in_the_learner_registry_or_shared(b: Backend) {
+    use learngraph::store::registry::{LEARNER_TABLES, LEARNERS, Reach, SHARED_TABLES};
     let app = TestApp::spawn(b).await;
-    let sql = match b {
-        Backend::Sqlite => {
-            "SELECT m.name AS t FROM sqlite_master m JOIN pragma_table_info(m.name) p \
-             WHERE m.type = 'table' AND p.name = 'learner_id'"
-        }
-        Backend::Postgres => {
-            "SELECT table_name::text AS t FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND column_name = 'learner_id'"
-        }
+    let (tables_sql, columns_sql) = match b {
+        Backend::Sqlite => (
+            "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            "SELECT m.name AS t, p.name AS c FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'",
+        ),
+        Backend::Postgres => (
+            "SELECT table_name::text AS t FROM information_schema.tables WHERE table_schema = current_schema()",
+            "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
+             WHERE table_schema = current_schema()",
+        ),
     };
-    let rows = app
-        .state
-        .db
-        .query_all_raw(sea_orm::Statement::from_string(app.state.db.get_database_backend(), sql))
+    let db = &app.state.db;
+    let stmt = |sql: &str| sea_orm::Statement::from_string(db.get_database_backend(), sql.to_owned());
+    let tables: Vec<String> = db
+        .query_all_raw(stmt(tables_sql))
         .await
-        .expect("tables");
-    let mut tables: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "t").expect("t")).collect();
-    tables.sort();
-    let mut listed: Vec<String> = learngraph::store::learner::LEARNER_TABLES.iter().map(|s| s.to_string()).collect();
-    listed.sort();
-    assert_eq!(tables, listed, "LEARNER_TABLES (and erase_learner) must cover every table with a learner_id");
+        .expect("tables")
+        .iter()
+        .map(|r| r.try_get::<String>("", "t").expect("t"))
+        .collect();
+    let columns: Vec<(String, String)> = db
+        .query_all_raw(stmt(columns_sql))
+        .await
+        .expect("columns")
+        .iter()
+        .map(|r| (r.try_get::<String>("", "t").expect("t"), r.try_get::<String>("", "c").expect("c")))
+        .collect();
+    let has = |t: &str, c: &str| columns.iter().any(|(tt, cc)| tt == t && cc == c);
+    assert!(tables.contains(&LEARNERS.to_owned()));
+    for t in tables.iter().filter(|t| *t != LEARNERS) {
+        let listed = LEARNER_TABLES.iter().find(|l| l.name == t);
+        let shared = SHARED_TABLES.contains(&t.as_str());
+        assert!(
+            listed.is_some() != shared,
+            "table `{t}` must be in exactly one of store::registry::LEARNER_TABLES and SHARED_TABLES"
+        );
+        if shared {
+            assert!(!has(t, "learner_id"), "`{t}` has a learner_id column, so it holds learner data: not shared");
+        }
+    }
+    for l in LEARNER_TABLES {
+        assert!(tables.contains(&l.name.to_owned()), "registry names `{}`, which is not in the database", l.name);
+        match l.reach {
+            Reach::LearnerId => assert!(has(l.name, "learner_id"), "`{}` has no learner_id column", l.name),
+            Reach::Parent { column, parent } => {
+                assert!(has(l.name, column), "`{}` has no `{column}` column", l.name);
+                let p = LEARNER_TABLES.iter().position(|x| x.name == parent);
+                let me = LEARNER_TABLES.iter().position(|x| x.name == l.name);
+                assert!(p > me, "`{}` must come before its parent `{parent}` (erasure deletes in order)", l.name);
+            }
+        }
+    }
 }
 
 /// The SQLite pragmas (WAL, busy timeout, foreign keys) and the PostgreSQL statement timeout are

@@ -1,0 +1,175 @@
+//! Sessions: bounded periods of activity of one kind (practice, chat, meditation).
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::session;
+use sea_orm::{ColumnTrait, QueryFilter};
+
+use super::access::{self, LearnerScope, of_learner, parts};
+use super::ids::{self, Kind};
+use super::learner::Learner;
+use super::page;
+use super::practice::{Attempt, AttemptFilter, attempts_of, ratio};
+use crate::domain::validate;
+use crate::error::ApiResult;
+use crate::store;
+
+/// What a session is for.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::session::SessionKind")]
+pub enum SessionKind {
+    /// Exercises; its attempts count towards streaks and statistics.
+    Practice,
+    /// A conversation with a tutor or companion.
+    Chat,
+    /// A meditation.
+    Meditation,
+}
+
+/// A bounded period of activity of one kind.
+pub struct Session {
+    scope: LearnerScope,
+    row: session::Model,
+}
+
+impl Session {
+    pub fn new(scope: LearnerScope, row: session::Model) -> Self {
+        Session { scope, row }
+    }
+}
+
+#[Object]
+impl Session {
+    /// Global id (opaque).
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Session, self.row.id)
+    }
+    /// What the session is for.
+    async fn kind(&self) -> SessionKind {
+        self.row.kind.into()
+    }
+    /// When it started.
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.row.started_at
+    }
+    /// Null while the session is open.
+    async fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.row.ended_at
+    }
+    /// Number of attempts recorded in this session.
+    async fn total_exercises(&self) -> i32 {
+        self.row.total_exercises
+    }
+    /// Number of correct attempts recorded in this session.
+    async fn correct_answers(&self) -> i32 {
+        self.row.correct_answers
+    }
+    /// `correctAnswers / totalExercises` in 0..1; null with no attempts.
+    async fn accuracy(&self) -> Option<f64> {
+        ratio(i64::from(self.row.correct_answers), i64::from(self.row.total_exercises))
+    }
+    /// The learner whose session it is.
+    async fn learner(&self) -> Learner {
+        Learner::new(self.scope.clone())
+    }
+    /// The attempts of this session, newest first.
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
+    async fn attempts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1..=100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
+    ) -> ApiResult<Connection<String, Attempt>> {
+        let filter = AttemptFilter { first, after, ..Default::default() };
+        attempts_of(ctx, &self.scope, Some(self.row.id), filter).await
+    }
+}
+
+/// The session fields of `Learner`.
+pub struct LearnerSessions(pub LearnerScope);
+
+#[Object]
+impl LearnerSessions {
+    /// Sessions of any kind, newest first (by `startedAt`).
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
+    async fn sessions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1..=100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Only sessions of this kind.")] kind: Option<SessionKind>,
+    ) -> ApiResult<Connection<String, Session>> {
+        let (state, _) = parts(ctx)?;
+        let mut select = of_learner::<session::Entity>(&self.0);
+        if let Some(kind) = kind {
+            select = select.filter(session::Column::Kind.eq(entity::session::SessionKind::from(kind)));
+        }
+        page::keyset(
+            &state.db,
+            select,
+            (session::Column::StartedAt, session::Column::Id),
+            first,
+            after,
+            |s| (s.started_at, s.id),
+            |s| Session::new(self.0.clone(), s),
+        )
+        .await
+    }
+}
+
+/// A session to open.
+#[derive(InputObject)]
+pub struct StartSessionInput {
+    /// The learner whose session it is.
+    pub learner_id: ID,
+    /// What the session is for.
+    pub kind: SessionKind,
+    /// Default now; at most 5 minutes in the future.
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// A session after a change.
+#[derive(SimpleObject)]
+pub struct SessionPayload {
+    /// The session as stored.
+    pub session: Session,
+}
+
+/// A session to close.
+#[derive(InputObject)]
+pub struct EndSessionInput {
+    /// The session to close.
+    pub session_id: ID,
+    /// Default now; not before the session started.
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Default)]
+pub struct SessionMutation;
+
+#[Object]
+impl SessionMutation {
+    /// Opens a session.
+    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
+    async fn start_session(&self, ctx: &Context<'_>, input: StartSessionInput) -> ApiResult<SessionPayload> {
+        let now = parts(ctx)?.0.clock.now();
+        let started_at = validate::occurred_at_field("startedAt", input.started_at, now)?;
+        let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
+        let created = store::session::start(&txn, &scope, input.kind.into(), started_at, now).await?;
+        txn.commit().await?;
+        Ok(SessionPayload { session: Session::new(scope, created) })
+    }
+
+    /// Closes a session. Ending it again changes nothing and returns the same session.
+    #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
+    async fn end_session(&self, ctx: &Context<'_>, input: EndSessionInput) -> ApiResult<SessionPayload> {
+        let now = parts(ctx)?.0.clock.now();
+        let ended_at = validate::occurred_at_field("endedAt", input.ended_at, now)?;
+        let (txn, scope, current) =
+            access::write_owned::<session::Entity>(ctx, "sessionId", &input.session_id, Kind::Session).await?;
+        let ended = store::session::end(&txn, current, ended_at).await?;
+        txn.commit().await?;
+        Ok(SessionPayload { session: Session::new(scope, ended) })
+    }
+}

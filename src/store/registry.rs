@@ -1,0 +1,76 @@
+//! The one list of learner data. Erasure walks it now, export will later; a test reads the
+//! database catalog and fails for any table that is neither here nor in `SHARED_TABLES`, so a new
+//! table cannot be forgotten.
+
+use sea_orm::prelude::Uuid;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
+
+use crate::error::ApiResult;
+
+/// How a table's rows reach their learner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The table has a `learner_id` column.
+    LearnerId,
+    /// Through a parent row: `column` names a row of `parent` (which reaches the learner itself).
+    Parent { column: &'static str, parent: &'static str },
+}
+
+/// A table that holds a learner's data.
+#[derive(Debug, Clone, Copy)]
+pub struct LearnerTable {
+    pub name: &'static str,
+    pub reach: Reach,
+}
+
+const fn direct(name: &'static str) -> LearnerTable {
+    LearnerTable { name, reach: Reach::LearnerId }
+}
+
+/// Every table with learner data, children before the parents they point at (the order erasure
+/// deletes in). The `learners` row itself goes last.
+pub const LEARNER_TABLES: &[LearnerTable] = &[
+    direct("attempts"),
+    direct("practice_days"),
+    direct("exercise_stats"),
+    direct("learner_progress"),
+    direct("sessions"),
+    direct("events"),
+    direct("goal_profile_versions"),
+    direct("goals"),
+];
+
+/// The learners themselves: the root every learner table reaches.
+pub const LEARNERS: &str = "learners";
+
+/// Tables that hold no learner's data (shared catalogs, bookkeeping).
+pub const SHARED_TABLES: &[&str] = &["seaql_migrations"];
+
+/// Deletes a learner and every row it owns, in the caller's transaction. Explicit deletes,
+/// children first, rather than relying on ON DELETE CASCADE alone, so erasure does not depend on
+/// a pragma being on.
+pub async fn erase(txn: &DatabaseTransaction, learner_id: Uuid) -> ApiResult<()> {
+    for table in LEARNER_TABLES {
+        let mut delete = Query::delete();
+        delete.from_table(Alias::new(table.name));
+        match table.reach {
+            Reach::LearnerId => {
+                delete.and_where(Expr::col(Alias::new("learner_id")).eq(learner_id));
+            }
+            Reach::Parent { column, parent } => {
+                let parents = Query::select()
+                    .column(Alias::new("id"))
+                    .from(Alias::new(parent))
+                    .and_where(Expr::col(Alias::new("learner_id")).eq(learner_id))
+                    .to_owned();
+                delete.and_where(Expr::col(Alias::new(column)).in_subquery(parents));
+            }
+        }
+        txn.execute(&delete).await?;
+    }
+    let mut learner = Query::delete();
+    learner.from_table(Alias::new(LEARNERS)).and_where(Expr::col(Alias::new("id")).eq(learner_id));
+    txn.execute(&learner).await?;
+    Ok(())
+}
