@@ -38,7 +38,11 @@ fn readme_configuration_table_lists_every_setting() {
     assert!(checked >= 10, "the settings were found ({checked})");
 }
 
-crate::on_each_backend!(every_table_is_in_the_learner_registry_or_shared, connection_settings_are_applied);
+crate::on_each_backend!(
+    every_table_is_in_the_learner_registry_or_shared,
+    connection_settings_are_applied,
+    the_database_refuses_rows_that_point_at_another_learners_goal_or_session,
+);
 
 /// Every table in the database is either learner data, listed in the registry that erasure (and
 /// export) walk, or explicitly shared; a table with a `learner_id` column is always learner data.
@@ -125,4 +129,58 @@ async fn connection_settings_are_applied(b: Backend) {
             assert_eq!(row.try_get::<String>("", "statement_timeout").expect("value"), "2500ms");
         }
     }
+}
+
+/// The same-learner rule is kept by the database too: an attempt or event that names another
+/// learner's goal or session is refused by the composite foreign keys, whatever code wrote it.
+async fn the_database_refuses_rows_that_point_at_another_learners_goal_or_session(b: Backend) {
+    use entity::{attempt, event};
+    use sea_orm::{ActiveModelTrait, Set};
+    let app = TestApp::spawn(b).await;
+    let mine = crate::common::uuid_of(&app.learner("mine").await);
+    let theirs = app.learner("theirs").await;
+    let their_goal = crate::common::uuid_of(&app.goal(&theirs).await);
+    let session = app
+        .ok(
+            "mutation($l: ID!) { startSession(input: { learnerId: $l, kind: PRACTICE }) { session { id } } }",
+            serde_json::json!({ "l": theirs }),
+        )
+        .await;
+    let their_session = crate::common::uuid_of(session["startSession"]["session"]["id"].as_str().expect("id"));
+    let now = chrono::Utc::now();
+    let attempt = |goal_id: Option<uuid::Uuid>, session_id: Option<uuid::Uuid>| attempt::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        learner_id: Set(mine),
+        session_id: Set(session_id),
+        goal_id: Set(goal_id),
+        exercise_id: Set("e".into()),
+        activity_type: Set(None),
+        objective_id: Set(None),
+        is_correct: Set(true),
+        score: Set(None),
+        user_answer: Set(None),
+        response_time_ms: Set(None),
+        details: Set(None),
+        occurred_at: Set(now),
+        local_date: Set(now.date_naive()),
+        created_at: Set(now),
+        idempotency_key: Set(None),
+    };
+    let db = &app.state.db;
+    assert!(attempt(Some(their_goal), None).insert(db).await.is_err(), "attempt on another learner's goal");
+    assert!(attempt(None, Some(their_session)).insert(db).await.is_err(), "attempt in another learner's session");
+    let ev = event::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        learner_id: Set(mine),
+        goal_id: Set(Some(their_goal)),
+        kind: Set("k".into()),
+        payload: Set(serde_json::json!({})),
+        occurred_at: Set(now),
+        created_at: Set(now),
+        idempotency_key: Set(None),
+    };
+    assert!(ev.insert(db).await.is_err(), "event about another learner's goal");
+    assert!(attempt(None, None).insert(db).await.is_ok(), "a row naming neither is fine");
+    assert_eq!(app.count_rows("attempts", Some(mine)).await, 1);
+    assert_eq!(app.count_rows("events", Some(mine)).await, 0);
 }
