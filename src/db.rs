@@ -19,6 +19,32 @@ use crate::config::Config;
 /// How long a SQLite writer waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The number of SQL statements a connection pool has run (transactions opened from it included):
+/// what the statement-count tests and the benchmark read.
+#[derive(Clone, Debug, Default)]
+pub struct StatementCounter(Arc<std::sync::atomic::AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn attach(&self, db: &mut DatabaseConnection) {
+        let count = self.0.clone();
+        db.set_metric_callback(move |_| {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+}
+
+/// `connect`, with every statement counted.
+pub async fn connect_counted(config: &Config) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
+    let mut db = connect(config).await?;
+    let counter = StatementCounter::default();
+    counter.attach(&mut db);
+    Ok((db, counter))
+}
+
 pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(config.database_url.clone());
     opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));

@@ -24,9 +24,11 @@ use crate::graphql::AppState;
 
 /// Connects to the configured database and migrates it.
 pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
-    let db = db::connect(&config).await?;
+    let (db, statements) = db::connect_counted(&config).await?;
     db::migrate(&db).await?;
-    Ok(AppState::new(db, config, clock))
+    let mut state = AppState::new(db, config, clock);
+    state.statements = statements;
+    Ok(state)
 }
 
 /// A server bound to its address, ready to run.

@@ -53,7 +53,7 @@ impl LearnerEvent {
     }
     /// The goal the event is about, if any.
     async fn goal(&self, ctx: &Context<'_>) -> ApiResult<Option<Goal>> {
-        Ok(loaders::goal(ctx, &self.scope, self.row.goal_id).await?.map(|g| Goal::new(self.scope.clone(), g)))
+        Ok(loaders::event_goal(ctx, &self.scope, self.row.goal_id).await?.map(|g| Goal::new(self.scope.clone(), g)))
     }
     /// The learner who did it.
     async fn learner(&self) -> Learner {

@@ -1,88 +1,106 @@
-//! DataLoaders: one batched `IN (…)` query per relation, so lists do not query per row. Every key
-//! carries the learner the row must belong to, and a row of another learner is never returned:
-//! the scope a parent was read under is the scope of what it points at.
+//! One batched loader per relation (see `batch`): one `IN (…)` query per relation per list, so
+//! lists do not query per row. Every key carries the learner the row must belong to, and a row of
+//! another learner is never returned: the scope a parent was read under is the scope of what it
+//! points at. Relations that reach the same table from different lists (`Attempt.goal`,
+//! `LearnerEvent.goal`) have loaders of their own, so the statements of a request do not depend
+//! on which lists happened to finish together.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 
 use async_graphql::Context;
-use async_graphql::dataloader::{DataLoader, Loader};
 use entity::goal::GoalStatus;
 use entity::{goal, learner_progress, session};
 use sea_orm::prelude::Uuid;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait, QueryFilter,
+    QueryOrder,
+};
 
-use super::access::LearnerScope;
+use super::access::{LearnerOwned, LearnerScope};
+use super::batch::{BatchLoad, Batcher};
 use crate::error::{ApiError, ApiResult};
-
-/// How long a loader waits to gather keys. The items of a list are resolved in one poll, so their
-/// keys arrive within microseconds; async-graphql's default of 1 ms would add a millisecond to
-/// every single-learner read for nothing.
-pub const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_micros(250);
 
 /// Registers every loader on a schema under construction.
 pub fn register<Q, M, S>(
     builder: async_graphql::SchemaBuilder<Q, M, S>,
     db: &DatabaseConnection,
 ) -> async_graphql::SchemaBuilder<Q, M, S> {
-    fn loader<T: Loader<K>, K: Send + Sync + std::hash::Hash + Eq + Clone + 'static>(l: T) -> DataLoader<T> {
-        DataLoader::new(l, tokio::spawn).delay(BATCH_WINDOW)
-    }
     builder
-        .data(loader(GoalLoader(db.clone())))
-        .data(loader(GoalsOfLearnerLoader(db.clone())))
-        .data(loader(SessionLoader(db.clone())))
-        .data(loader(ProgressLoader(db.clone())))
+        .data(Batcher::new(ById::<goal::Entity, AttemptGoal>::new(db)))
+        .data(Batcher::new(ById::<goal::Entity, EventGoal>::new(db)))
+        .data(Batcher::new(ById::<session::Entity, AttemptSession>::new(db)))
+        .data(Batcher::new(GoalsOfLearner(db.clone())))
+        .data(Batcher::new(Progress(db.clone())))
 }
 
 /// (learner, row id): a row that must belong to that learner.
 pub type Owned = (Uuid, Uuid);
 
-fn owned_map<M>(rows: Vec<M>, key: impl Fn(&M) -> Owned) -> HashMap<Owned, M> {
-    rows.into_iter().map(|r| (key(&r), r)).collect()
-}
+/// Relations, as loader tags.
+pub enum AttemptGoal {}
+pub enum EventGoal {}
+pub enum AttemptSession {}
 
-/// Goals by (learner, id), for `LearnerEvent.goal` and `Attempt.goal`.
-pub struct GoalLoader(DatabaseConnection);
+/// Rows of `E` by (learner, id), for the relation `R`.
+pub struct ById<E, R>(DatabaseConnection, PhantomData<fn() -> (E, R)>);
 
-impl Loader<Owned> for GoalLoader {
-    type Value = goal::Model;
-    type Error = ApiError;
-
-    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[Owned]) -> Result<HashMap<Owned, Self::Value>, Self::Error> {
-        let rows = goal::Entity::find().filter(goal::Column::Id.is_in(keys.iter().map(|k| k.1))).all(&self.0).await?;
-        Ok(owned_map(rows, |g| (g.learner_id, g.id)))
+impl<E, R> ById<E, R> {
+    fn new(db: &DatabaseConnection) -> Self {
+        ById(db.clone(), PhantomData)
     }
 }
 
-/// Sessions by (learner, id), for `Attempt.session`.
-pub struct SessionLoader(DatabaseConnection);
+impl<E, R> BatchLoad for ById<E, R>
+where
+    E: LearnerOwned,
+    E::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
+    E::Model: Clone + Send + Sync,
+    R: 'static,
+{
+    type Key = Owned;
+    type Value = E::Model;
 
-impl Loader<Owned> for SessionLoader {
-    type Value = session::Model;
-    type Error = ApiError;
-
-    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[Owned]) -> Result<HashMap<Owned, Self::Value>, Self::Error> {
-        let rows =
-            session::Entity::find().filter(session::Column::Id.is_in(keys.iter().map(|k| k.1))).all(&self.0).await?;
-        Ok(owned_map(rows, |s| (s.learner_id, s.id)))
+    #[tracing::instrument(skip_all, fields(table = E::default().table_name(), keys = keys.len()))]
+    async fn load(&self, keys: &[Owned]) -> ApiResult<HashMap<Owned, E::Model>> {
+        let id = E::PrimaryKey::iter().next().map(PrimaryKeyToColumn::into_column).ok_or(ApiError::Internal)?;
+        let rows = E::find().filter(id.is_in(keys.iter().map(|k| k.1))).all(&self.0).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let key = (E::owner(&row), uuid_of::<E>(&row)?);
+                Some((key, row))
+            })
+            .collect())
     }
 }
 
-/// All goals of a learner (optionally of one status), oldest first, for `Learner.goals` on lists
-/// of learners.
-pub struct GoalsOfLearnerLoader(DatabaseConnection);
+/// The id of a row whose primary key is one UUID.
+fn uuid_of<E>(row: &E::Model) -> Option<Uuid>
+where
+    E: EntityTrait,
+    E::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
+{
+    use sea_orm::ModelTrait;
+    let col = E::PrimaryKey::iter().next()?.into_column();
+    match row.get(col) {
+        sea_orm::Value::Uuid(Some(u)) => Some(u),
+        _ => None,
+    }
+}
 
 /// (learner, optional status filter).
 pub type GoalsKey = (Uuid, Option<GoalStatus>);
 
-impl Loader<GoalsKey> for GoalsOfLearnerLoader {
+/// All goals of a learner (optionally of one status), oldest first, for `Learner.goals`.
+pub struct GoalsOfLearner(DatabaseConnection);
+
+impl BatchLoad for GoalsOfLearner {
+    type Key = GoalsKey;
     type Value = Vec<goal::Model>;
-    type Error = ApiError;
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[GoalsKey]) -> Result<HashMap<GoalsKey, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[GoalsKey]) -> ApiResult<HashMap<GoalsKey, Vec<goal::Model>>> {
         let rows = goal::Entity::find()
             .filter(goal::Column::LearnerId.is_in(keys.iter().map(|k| k.0)))
             .order_by_asc(goal::Column::CreatedAt)
@@ -101,16 +119,15 @@ impl Loader<GoalsKey> for GoalsOfLearnerLoader {
     }
 }
 
-/// Practice totals and streak summaries by learner id (for `streak` and `progress` on lists of
-/// learners).
-pub struct ProgressLoader(DatabaseConnection);
+/// Practice totals and streak summaries by learner id, for `streak` and `progress`.
+pub struct Progress(DatabaseConnection);
 
-impl Loader<Uuid> for ProgressLoader {
+impl BatchLoad for Progress {
+    type Key = Uuid;
     type Value = learner_progress::Model;
-    type Error = ApiError;
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[Uuid]) -> ApiResult<HashMap<Uuid, learner_progress::Model>> {
         let rows = learner_progress::Entity::find()
             .filter(learner_progress::Column::LearnerId.is_in(keys.iter().copied()))
             .all(&self.0)
@@ -119,20 +136,36 @@ impl Loader<Uuid> for ProgressLoader {
     }
 }
 
-fn get<'a, T: Send + Sync + 'static>(ctx: &Context<'a>) -> ApiResult<&'a T> {
-    Ok(ctx.data::<T>()?)
+fn batcher<'a, L: BatchLoad>(ctx: &Context<'a>) -> ApiResult<&'a Batcher<L>> {
+    Ok(ctx.data::<Batcher<L>>()?)
 }
 
-/// The goal a row of `scope`'s learner points at.
-pub async fn goal(ctx: &Context<'_>, scope: &LearnerScope, id: Option<Uuid>) -> ApiResult<Option<goal::Model>> {
+async fn owned<E, R>(ctx: &Context<'_>, scope: &LearnerScope, id: Option<Uuid>) -> ApiResult<Option<E::Model>>
+where
+    ById<E, R>: BatchLoad<Key = Owned, Value = E::Model>,
+    E: EntityTrait,
+{
     let Some(id) = id else { return Ok(None) };
-    get::<DataLoader<GoalLoader>>(ctx)?.load_one((scope.id(), id)).await
+    batcher::<ById<E, R>>(ctx)?.load_one((scope.id(), id)).await
 }
 
-/// The session a row of `scope`'s learner points at.
-pub async fn session(ctx: &Context<'_>, scope: &LearnerScope, id: Option<Uuid>) -> ApiResult<Option<session::Model>> {
-    let Some(id) = id else { return Ok(None) };
-    get::<DataLoader<SessionLoader>>(ctx)?.load_one((scope.id(), id)).await
+/// `Attempt.goal`.
+pub async fn attempt_goal(ctx: &Context<'_>, scope: &LearnerScope, id: Option<Uuid>) -> ApiResult<Option<goal::Model>> {
+    owned::<goal::Entity, AttemptGoal>(ctx, scope, id).await
+}
+
+/// `LearnerEvent.goal`.
+pub async fn event_goal(ctx: &Context<'_>, scope: &LearnerScope, id: Option<Uuid>) -> ApiResult<Option<goal::Model>> {
+    owned::<goal::Entity, EventGoal>(ctx, scope, id).await
+}
+
+/// `Attempt.session`.
+pub async fn attempt_session(
+    ctx: &Context<'_>,
+    scope: &LearnerScope,
+    id: Option<Uuid>,
+) -> ApiResult<Option<session::Model>> {
+    owned::<session::Entity, AttemptSession>(ctx, scope, id).await
 }
 
 /// The goals of `scope`'s learner, oldest first.
@@ -141,10 +174,10 @@ pub async fn goals_of(
     scope: &LearnerScope,
     status: Option<GoalStatus>,
 ) -> ApiResult<Vec<goal::Model>> {
-    Ok(get::<DataLoader<GoalsOfLearnerLoader>>(ctx)?.load_one((scope.id(), status)).await?.unwrap_or_default())
+    Ok(batcher::<GoalsOfLearner>(ctx)?.load_one((scope.id(), status)).await?.unwrap_or_default())
 }
 
 /// A learner's progress row (None before the first attempt).
 pub async fn progress(ctx: &Context<'_>, scope: &LearnerScope) -> ApiResult<Option<learner_progress::Model>> {
-    get::<DataLoader<ProgressLoader>>(ctx)?.load_one(scope.id()).await
+    batcher::<Progress>(ctx)?.load_one(scope.id()).await
 }

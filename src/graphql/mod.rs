@@ -1,6 +1,7 @@
 //! Schema assembly: one module per domain, merged here.
 
 pub mod access;
+pub mod batch;
 pub mod event;
 pub mod goal;
 pub mod ids;
@@ -37,12 +38,21 @@ pub struct AppState {
     pub auth: Auth,
     /// Turns to write on SQLite (one at a time); see `db::begin_write`.
     pub write_gate: Arc<tokio::sync::Semaphore>,
+    /// SQL statements run through `db` (for the statement-count tests and the benchmark).
+    pub statements: crate::db::StatementCounter,
 }
 
 impl AppState {
     pub fn new(db: DatabaseConnection, config: Config, clock: Clock) -> Self {
         let auth = Auth::new(config.jwt_secret.as_deref());
-        AppState { db, config: Arc::new(config), clock, auth, write_gate: Arc::new(tokio::sync::Semaphore::new(1)) }
+        AppState {
+            db,
+            config: Arc::new(config),
+            clock,
+            auth,
+            write_gate: Arc::new(tokio::sync::Semaphore::new(1)),
+            statements: Default::default(),
+        }
     }
 
     /// A write transaction (IMMEDIATE on SQLite, holding this process's turn). Resolvers open

@@ -90,11 +90,13 @@ impl Attempt {
     }
     /// The session the attempt was recorded in, if any.
     async fn session(&self, ctx: &Context<'_>) -> ApiResult<Option<Session>> {
-        Ok(loaders::session(ctx, &self.scope, self.row.session_id).await?.map(|s| Session::new(self.scope.clone(), s)))
+        Ok(loaders::attempt_session(ctx, &self.scope, self.row.session_id)
+            .await?
+            .map(|s| Session::new(self.scope.clone(), s)))
     }
     /// The goal the attempt worked towards, if any.
     async fn goal(&self, ctx: &Context<'_>) -> ApiResult<Option<Goal>> {
-        Ok(loaders::goal(ctx, &self.scope, self.row.goal_id).await?.map(|g| Goal::new(self.scope.clone(), g)))
+        Ok(loaders::attempt_goal(ctx, &self.scope, self.row.goal_id).await?.map(|g| Goal::new(self.scope.clone(), g)))
     }
     /// The learner who answered.
     async fn learner(&self) -> Learner {

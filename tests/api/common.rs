@@ -137,7 +137,11 @@ impl TestApp {
     /// Executes a document in-process as `viewer`; returns the whole response as JSON.
     pub async fn exec_as(&self, viewer: Viewer, query: &str, variables: Value) -> Value {
         let request = Request::new(query).variables(Variables::from_json(variables)).data(viewer);
-        serde_json::to_value(self.schema.execute(request).await).expect("response json")
+        // On a worker task, as the server runs requests: the loaders batch per scheduler pass,
+        // which a future polled by `block_on` (the test's own thread) does not give them.
+        let schema = self.schema.clone();
+        let response = tokio::spawn(async move { schema.execute(request).await }).await.expect("request task");
+        serde_json::to_value(response).expect("response json")
     }
 
     /// Executes as an open-mode viewer and returns `data`, failing the test on any error.

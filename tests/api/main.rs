@@ -12,4 +12,5 @@ mod http;
 mod learners;
 mod meta;
 mod progress;
+mod statements;
 mod streaks;

@@ -1,0 +1,130 @@
+//! Batching on yield, the way Facebook's DataLoader batches per event-loop tick.
+//!
+//! async-graphql's `DataLoader` gathers keys for a fixed time window and then loads them. Under a
+//! 2-core load or in a debug build, resolving 20 siblings can outlast the window, so a list was
+//! sometimes loaded in two or three batches, more often for longer lists: the statement count of a
+//! request depended on timing and grew with page size. Here a load registers its key, yields
+//! once, and the first load to run again takes every key registered until then and runs the one
+//! query. The executor polls all siblings of a list (every item's fields) before any of them runs
+//! a second time, so a list costs exactly one statement per relation, whatever its length.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::OnceCell;
+
+use crate::error::{ApiError, ApiResult};
+
+/// One relation's batched query.
+pub trait BatchLoad: Send + Sync + 'static {
+    type Key: Eq + Hash + Clone + Send + Sync + 'static;
+    type Value: Clone + Send + Sync + 'static;
+
+    /// The values for `keys` (distinct); a key without a value is simply absent.
+    fn load(&self, keys: &[Self::Key]) -> impl Future<Output = ApiResult<HashMap<Self::Key, Self::Value>>> + Send;
+}
+
+type Loaded<L> = Result<HashMap<<L as BatchLoad>::Key, <L as BatchLoad>::Value>, ApiError>;
+
+struct Batch<L: BatchLoad> {
+    keys: Mutex<Vec<L::Key>>,
+    result: OnceCell<Loaded<L>>,
+}
+
+impl<L: BatchLoad> Default for Batch<L> {
+    fn default() -> Self {
+        Batch { keys: Mutex::new(Vec::new()), result: OnceCell::new() }
+    }
+}
+
+/// Batches the loads of one relation (shared by all requests; keys carry their learner).
+pub struct Batcher<L: BatchLoad> {
+    loader: L,
+    open: Mutex<Arc<Batch<L>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<L: BatchLoad> Batcher<L> {
+    pub fn new(loader: L) -> Self {
+        Batcher { loader, open: Mutex::new(Arc::new(Batch::default())) }
+    }
+
+    pub async fn load_one(&self, key: L::Key) -> ApiResult<Option<L::Value>> {
+        let batch = {
+            // Keys join the open batch under the same lock that closes it, so a key is either in
+            // a batch before it is closed or in the next one.
+            let open = lock(&self.open);
+            lock(&open.keys).push(key.clone());
+            open.clone()
+        };
+        tokio::task::yield_now().await;
+        let result = batch
+            .result
+            .get_or_init(|| async {
+                {
+                    let mut open = lock(&self.open);
+                    if Arc::ptr_eq(&open, &batch) {
+                        *open = Arc::new(Batch::default());
+                    }
+                }
+                // Read, not taken: if this load is cancelled mid-query, the next one retries with
+                // the same keys.
+                let mut keys = lock(&batch.keys).clone();
+                dedup(&mut keys);
+                self.loader.load(&keys).await
+            })
+            .await;
+        match result {
+            Ok(values) => Ok(values.get(&key).cloned()),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
+fn dedup<K: Eq + Hash + Clone>(keys: &mut Vec<K>) {
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    keys.retain(|k| seen.insert(k.clone()));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    struct Squares(Arc<AtomicUsize>);
+
+    impl BatchLoad for Squares {
+        type Key = u32;
+        type Value = u32;
+
+        async fn load(&self, keys: &[u32]) -> ApiResult<HashMap<u32, u32>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(keys.iter().filter(|k| **k != 7).map(|k| (*k, k * k)).collect())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn siblings_polled_together_share_one_load_whatever_their_number() {
+        for n in [8u32, 50, 500] {
+            let calls = Arc::new(AtomicUsize::new(0));
+            let batcher = Arc::new(Batcher::new(Squares(calls.clone())));
+            // On a worker task, as requests run (see the module comment).
+            let b = batcher.clone();
+            let values =
+                tokio::spawn(async move { futures_util::future::join_all((0..n).map(|k| b.load_one(k))).await })
+                    .await
+                    .unwrap();
+            assert_eq!(calls.load(Ordering::SeqCst), 1, "{n} siblings");
+            assert_eq!(values[3].clone().unwrap(), Some(9));
+            assert_eq!(values[7].clone().unwrap(), None, "a key without a value");
+            // A later load is a new batch.
+            assert_eq!(batcher.load_one(4).await.unwrap(), Some(16));
+            assert_eq!(calls.load(Ordering::SeqCst), 2);
+        }
+    }
+}

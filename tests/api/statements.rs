@@ -1,0 +1,80 @@
+//! SQL statements per request do not grow with list sizes: every relation under a list is batched.
+
+use serde_json::{Value, json};
+
+use crate::common::{Backend, TestApp};
+
+crate::on_each_backend!(
+    a_learners_lists_cost_the_same_statements_at_any_page_size,
+    a_page_of_learners_costs_the_same_statements_at_any_page_size,
+);
+
+/// Runs a query and returns how many SQL statements it issued (the test's database is its own).
+async fn statements(app: &TestApp, query: &str, variables: Value) -> u64 {
+    let before = app.state.statements.get();
+    app.ok(query, variables).await;
+    app.state.statements.get() - before
+}
+
+const ONE_LEARNER: &str = "query($e: String!, $n: Int!) {
+  learner(externalId: $e) {
+    streak { current } progress { totalAttempts accuracy }
+    goals { id title learner { id } }
+    attempts(first: $n) { edges { node { id goal { id title } session { id kind } learner { externalId } } } }
+    events(first: $n) { edges { node { id goal { id title } } } }
+    sessions(first: $n) { edges { node { id kind learner { id } } } }
+  }
+}";
+
+async fn a_learners_lists_cost_the_same_statements_at_any_page_size(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let learner = app.learner("heavy").await;
+    let goals = [app.goal(&learner).await, app.goal(&learner).await];
+    for i in 0..24 {
+        let session = app
+            .ok(
+                "mutation($l: ID!) { startSession(input: { learnerId: $l, kind: PRACTICE }) { session { id } } }",
+                json!({ "l": learner }),
+            )
+            .await["startSession"]["session"]["id"]
+            .clone();
+        let goal = &goals[i % 2];
+        app.ok(
+            "mutation($l: ID!, $s: ID!, $g: ID!) { recordAttempt(input: { learnerId: $l, sessionId: $s, goalId: $g, exerciseId: \"e\", isCorrect: true }) { attempt { id } } }",
+            json!({ "l": learner, "s": session, "g": goal }),
+        )
+        .await;
+        app.ok(
+            "mutation($l: ID!, $g: ID!) { logEvent(input: { learnerId: $l, goalId: $g, kind: \"k\" }) { event { id } } }",
+            json!({ "l": learner, "g": goal }),
+        )
+        .await;
+    }
+    let small = statements(&app, ONE_LEARNER, json!({ "e": "heavy", "n": 2 })).await;
+    let large = statements(&app, ONE_LEARNER, json!({ "e": "heavy", "n": 20 })).await;
+    assert_eq!(small, large, "statements for pages of 2 and of 20 differ: a relation is not batched");
+    // learner, progress (streak and progress share it), goals, the three pages, and one batch per
+    // relation under them: Attempt.goal, Attempt.session, LearnerEvent.goal.
+    assert_eq!(small, 9, "one learner's view");
+}
+
+const PAGE: &str = "query($n: Int!) {
+  learners(first: $n) { edges { node { externalId streak { current } progress { totalAttempts } goals { id } } } }
+}";
+
+async fn a_page_of_learners_costs_the_same_statements_at_any_page_size(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    for i in 0..12 {
+        let id = app.learner(&format!("l{i}")).await;
+        app.goal(&id).await;
+        app.ok(
+            "mutation($l: ID!) { recordAttempt(input: { learnerId: $l, exerciseId: \"e\", isCorrect: true }) { attempt { id } } }",
+            json!({ "l": id }),
+        )
+        .await;
+    }
+    let small = statements(&app, PAGE, json!({ "n": 2 })).await;
+    let large = statements(&app, PAGE, json!({ "n": 12 })).await;
+    assert_eq!(small, large, "statements for pages of 2 and of 12 learners differ: a relation is not batched");
+    assert_eq!(small, 3, "the page, progress (streak and progress share it), goals");
+}
