@@ -12,5 +12,7 @@ mod http;
 mod learners;
 mod meta;
 mod progress;
+mod schema_walk;
+mod scope;
 mod statements;
 mod streaks;
