@@ -14,11 +14,15 @@ const INTROSPECT: &str = r#"
     queryType { name }
     mutationType { name }
     types {
-      name
-      fields(includeDeprecated: true) { name }
+      kind name
+      fields(includeDeprecated: true) { name args { ...Input } type { ...Ref } }
       possibleTypes { name }
     }
   }
+}
+fragment Input on __InputValue { name }
+fragment Ref on __Type {
+  kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } }
 }
 "#;
 
@@ -38,6 +42,7 @@ pub struct Named {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TypeDef {
+    pub kind: String,
     pub name: String,
     pub fields: Option<Vec<FieldDef>>,
     pub possible_types: Option<Vec<Named>>,
@@ -46,6 +51,51 @@ pub struct TypeDef {
 #[derive(Debug, Clone, Deserialize)]
 pub struct FieldDef {
     pub name: String,
+    pub args: Vec<InputDef>,
+    #[serde(rename = "type")]
+    pub ty: TypeRef,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InputDef {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypeRef {
+    pub kind: String,
+    pub name: Option<String>,
+    pub of_type: Option<Box<TypeRef>>,
+}
+
+impl TypeRef {
+    /// The named type under any NON_NULL and LIST wrappers.
+    pub fn named(&self) -> &str {
+        match &self.of_type {
+            Some(inner) => inner.named(),
+            None => self.name.as_deref().expect("a named type at the bottom"),
+        }
+    }
+
+    /// A list, possibly inside NON_NULL (`[X]`, `[X!]!`, …).
+    pub fn is_list(&self) -> bool {
+        match self.kind.as_str() {
+            "LIST" => true,
+            "NON_NULL" => self.of_type.as_ref().is_some_and(|t| t.is_list()),
+            _ => false,
+        }
+    }
+
+    /// The type as written in SDL (`[Goal!]!`).
+    pub fn sdl(&self) -> String {
+        match (self.kind.as_str(), &self.of_type) {
+            ("NON_NULL", Some(t)) => format!("{}!", t.sdl()),
+            ("LIST", Some(t)) => format!("[{}]", t.sdl()),
+            _ => self.named().to_owned(),
+        }
+    }
 }
 
 /// The introspected schema.
@@ -62,6 +112,16 @@ impl SchemaInfo {
 
     pub fn fields(&self, type_name: &str) -> &[FieldDef] {
         self.ty(type_name).fields.as_deref().unwrap_or_default()
+    }
+
+    /// Our own types (not `__Schema` and friends).
+    pub fn own_types(&self) -> impl Iterator<Item = &TypeDef> {
+        self.types.values().filter(|t| !t.name.starts_with("__"))
+    }
+
+    /// Object and interface types: the ones with output fields.
+    pub fn output_types(&self) -> impl Iterator<Item = &TypeDef> {
+        self.own_types().filter(|t| t.kind == "OBJECT" || t.kind == "INTERFACE")
     }
 }
 
