@@ -16,11 +16,13 @@ const INTROSPECT: &str = r#"
     types {
       kind name
       fields(includeDeprecated: true) { name args { ...Input } type { ...Ref } }
+      inputFields { ...Input }
+      enumValues(includeDeprecated: true) { name }
       possibleTypes { name }
     }
   }
 }
-fragment Input on __InputValue { name }
+fragment Input on __InputValue { name description defaultValue type { ...Ref } }
 fragment Ref on __Type {
   kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } }
 }
@@ -45,6 +47,8 @@ pub struct TypeDef {
     pub kind: String,
     pub name: String,
     pub fields: Option<Vec<FieldDef>>,
+    pub input_fields: Option<Vec<InputDef>>,
+    pub enum_values: Option<Vec<Named>>,
     pub possible_types: Option<Vec<Named>>,
 }
 
@@ -60,6 +64,10 @@ pub struct FieldDef {
 #[serde(rename_all = "camelCase")]
 pub struct InputDef {
     pub name: String,
+    pub description: Option<String>,
+    pub default_value: Option<String>,
+    #[serde(rename = "type")]
+    pub ty: TypeRef,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +85,10 @@ impl TypeRef {
             Some(inner) => inner.named(),
             None => self.name.as_deref().expect("a named type at the bottom"),
         }
+    }
+
+    pub fn is_non_null(&self) -> bool {
+        self.kind == "NON_NULL"
     }
 
     /// A list, possibly inside NON_NULL (`[X]`, `[X!]!`, …).
