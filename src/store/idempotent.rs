@@ -3,7 +3,10 @@
 //! journal entries, chat messages and profiling answers will.
 
 use sea_orm::prelude::Uuid;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, IntoActiveModel, QueryFilter, TryInsertResult};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, QueryFilter, TryInsert,
+    TryInsertResult,
+};
 
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::access::LearnerOwned;
@@ -63,14 +66,27 @@ where
     if let Some(first) = by_key::<E>(txn, learner_id, key).await? {
         return Ok(Stored::Replayed(first));
     }
-    match E::insert(row)
-        .on_conflict_do_nothing_on([E::learner_column(), E::key_column()])
-        .exec_with_returning(txn)
-        .await?
-    {
-        TryInsertResult::Inserted(stored) => Ok(Stored::New(stored)),
-        TryInsertResult::Conflicted | TryInsertResult::Empty => {
-            Ok(Stored::Replayed(by_key::<E>(txn, learner_id, key).await?.ok_or(ApiError::Internal)?))
-        }
+    let insert = E::insert(row).on_conflict_do_nothing_on([E::learner_column(), E::key_column()]);
+    match insert_unless_conflict(txn, insert).await? {
+        Some(stored) => Ok(Stored::New(stored)),
+        None => Ok(Stored::Replayed(by_key::<E>(txn, learner_id, key).await?.ok_or(ApiError::Internal)?)),
+    }
+}
+
+/// Runs an `INSERT … ON CONFLICT DO NOTHING RETURNING …`: the inserted row, or None when the
+/// conflict kept it out. sea-orm reports an empty RETURNING as `RecordNotFound` rather than as
+/// `Conflicted`, which is what racing inserts on PostgreSQL get after waiting for the winner.
+pub async fn insert_unless_conflict<A>(
+    txn: &DatabaseTransaction,
+    insert: TryInsert<A>,
+) -> ApiResult<Option<<A::Entity as EntityTrait>::Model>>
+where
+    A: ActiveModelTrait,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    match insert.exec_with_returning(txn).await {
+        Ok(TryInsertResult::Inserted(row)) => Ok(Some(row)),
+        Ok(TryInsertResult::Conflicted | TryInsertResult::Empty) | Err(DbErr::RecordNotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
