@@ -98,8 +98,10 @@ pub struct Config {
     #[arg(long, global = true, env = "LEARNGRAPH_MAX_DEPTH", default_value_t = 16)]
     pub max_depth: usize,
 
-    /// Highest accepted query complexity; a list field costs its `first` times its selection.
-    #[arg(long, global = true, env = "LEARNGRAPH_MAX_COMPLEXITY", default_value_t = 10_000)]
+    /// Highest accepted query complexity; a list field costs its `first` (or its most items) times
+    /// its selection, so a unit is about one row. The default admits a page of 20 learners with
+    /// every detail list (about 28,000) and refuses nested pages of pages (100 × 100 × …).
+    #[arg(long, global = true, env = "LEARNGRAPH_MAX_COMPLEXITY", default_value_t = 50_000)]
     pub max_complexity: usize,
 
     /// Most operations accepted in one batched request.
