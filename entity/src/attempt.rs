@@ -22,6 +22,9 @@ pub struct Model {
     pub local_date: Date,
     pub created_at: DateTimeUtc,
     pub idempotency_key: Option<String>,
+    /// Whether the activity was finished (the old `activity_attempts.completed`); null when the
+    /// client did not say.
+    pub completed: Option<bool>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

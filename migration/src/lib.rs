@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_foundation;
 mod m20261124_000002_progress;
 mod m20261125_000003_same_learner_keys;
+mod m20261125_000004_details;
 mod util;
 
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_foundation::Migration),
             Box::new(m20261124_000002_progress::Migration),
             Box::new(m20261125_000003_same_learner_keys::Migration),
+            Box::new(m20261125_000004_details::Migration),
         ]
     }
 }

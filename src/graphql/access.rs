@@ -15,7 +15,8 @@ use std::sync::Arc;
 use async_graphql::{Context, ID};
 use chrono_tz::Tz;
 use entity::{
-    attempt, event, exercise_stat, goal, goal_profile_version, learner, learner_progress, practice_day, session,
+    attempt, badge, cognitive_metric, cognitive_metric_record, event, exercise_stat, goal, goal_profile_version,
+    interest, learner, learner_progress, objective_progress, practice_day, preference, session, struggle,
 };
 use sea_orm::prelude::Uuid;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PrimaryKeyTrait, QueryFilter, Select};
@@ -89,6 +90,13 @@ learner_owned! {
     practice_day => "practice day",
     exercise_stat => "exercise statistic",
     learner_progress => "progress",
+    preference => "preference",
+    interest => "interest",
+    struggle => "struggle",
+    cognitive_metric => "cognitive metric",
+    cognitive_metric_record => "cognitive metric record",
+    objective_progress => "objective",
+    badge => "badge",
 }
 
 /// The rows of `E` that belong to a scoped learner.

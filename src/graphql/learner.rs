@@ -24,6 +24,7 @@ pub struct Learner(
     super::event::LearnerEvents,
     super::session::LearnerSessions,
     super::practice::LearnerPractice,
+    super::details::LearnerDetails,
 );
 
 impl Learner {
@@ -33,7 +34,8 @@ impl Learner {
             super::goal::LearnerGoals(scope.clone()),
             super::event::LearnerEvents(scope.clone()),
             super::session::LearnerSessions(scope.clone()),
-            super::practice::LearnerPractice(scope),
+            super::practice::LearnerPractice(scope.clone()),
+            super::details::LearnerDetails(scope),
         )
     }
 

@@ -10,11 +10,15 @@ use std::marker::PhantomData;
 
 use async_graphql::Context;
 use entity::goal::GoalStatus;
-use entity::{goal, learner_progress, session};
+use entity::{
+    attempt, badge, cognitive_metric, cognitive_metric_record, goal, interest, learner_progress, objective_progress,
+    preference, session, struggle,
+};
 use sea_orm::prelude::Uuid;
+use sea_orm::sea_query::{Alias, Asterisk, Condition, Expr, ExprTrait, Func, OverStatement, Query, WindowStatement};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait, QueryFilter,
-    QueryOrder,
+    ColumnTrait, DatabaseConnection, EntityTrait, Iterable, Order, PrimaryKeyToColumn, PrimaryKeyTrait, QueryFilter,
+    QueryOrder, Select,
 };
 
 use super::access::{LearnerOwned, LearnerScope};
@@ -32,6 +36,14 @@ pub fn register<Q, M, S>(
         .data(Batcher::new(ById::<session::Entity, AttemptSession>::new(db)))
         .data(Batcher::new(GoalsOfLearner(db.clone())))
         .data(Batcher::new(Progress(db.clone())))
+        .data(Batcher::new(OfLearner::<preference::Entity>::new(db)))
+        .data(Batcher::new(OfLearner::<interest::Entity>::new(db)))
+        .data(Batcher::new(OfLearner::<struggle::Entity>::new(db)))
+        .data(Batcher::new(OfLearner::<cognitive_metric::Entity>::new(db)))
+        .data(Batcher::new(OfLearner::<objective_progress::Entity>::new(db)))
+        .data(Batcher::new(OfLearner::<badge::Entity>::new(db)))
+        .data(Batcher::new(MetricHistory(db.clone())))
+        .data(Batcher::new(ObjectiveAttempts(db.clone())))
 }
 
 /// (learner, row id): a row that must belong to that learner.
@@ -180,4 +192,199 @@ pub async fn goals_of(
 /// A learner's progress row (None before the first attempt).
 pub async fn progress(ctx: &Context<'_>, scope: &LearnerScope) -> ApiResult<Option<learner_progress::Model>> {
     batcher::<Progress>(ctx)?.load_one(scope.id()).await
+}
+
+/// An entity listed whole under a learner, in a fixed order.
+pub trait Listed: LearnerOwned {
+    fn order(select: Select<Self>) -> Select<Self>;
+}
+
+macro_rules! listed {
+    ($($module:ident: $($col:ident),+;)*) => {$(
+        impl Listed for $module::Entity {
+            fn order(select: Select<Self>) -> Select<Self> {
+                select$(.order_by_asc($module::Column::$col))+
+            }
+        }
+    )*};
+}
+
+listed! {
+    preference: Category;
+    interest: CreatedAt, Name;
+    struggle: CreatedAt, Description;
+    cognitive_metric: TaskName;
+    objective_progress: CreatedAt, ObjectiveId;
+    badge: EarnedAt, BadgeId;
+}
+
+/// Every row of `E` of a learner, in `E`'s order (detail lists, at most `MAX_PER_KIND` each).
+pub struct OfLearner<E>(DatabaseConnection, PhantomData<fn() -> E>);
+
+impl<E> OfLearner<E> {
+    fn new(db: &DatabaseConnection) -> Self {
+        OfLearner(db.clone(), PhantomData)
+    }
+}
+
+impl<E> BatchLoad for OfLearner<E>
+where
+    E: Listed,
+    E::Model: Clone + Send + Sync,
+{
+    type Key = Uuid;
+    type Value = Vec<E::Model>;
+
+    #[tracing::instrument(skip_all, fields(table = E::default().table_name(), keys = keys.len()))]
+    async fn load(&self, keys: &[Uuid]) -> ApiResult<HashMap<Uuid, Vec<E::Model>>> {
+        let rows = E::order(E::find().filter(E::learner_column().is_in(keys.iter().copied()))).all(&self.0).await?;
+        let mut out: HashMap<Uuid, Vec<E::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            if let Some(list) = out.get_mut(&E::owner(&row)) {
+                list.push(row);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The rows of `E` for several parents, at most `n` per parent, in one statement: `ROW_NUMBER()
+/// OVER (PARTITION BY parent ORDER BY …)`, which SQLite and PostgreSQL both run.
+async fn top_per_parent<E: EntityTrait>(
+    db: &DatabaseConnection,
+    filter: Condition,
+    partition: &[E::Column],
+    order: &[(E::Column, Order)],
+    n: u64,
+) -> ApiResult<Vec<E::Model>> {
+    let mut window = WindowStatement::new();
+    for col in partition {
+        window.partition_by((E::default(), *col));
+    }
+    for (col, dir) in order {
+        window.order_by((E::default(), *col), dir.clone());
+    }
+    let mut inner = Query::select();
+    inner.columns(E::Column::iter().map(|c| (E::default(), c))).from(E::default()).cond_where(filter).expr_window_as(
+        Func::cust(Alias::new("ROW_NUMBER")),
+        window,
+        Alias::new("rank_in_parent"),
+    );
+    let mut outer = Query::select();
+    outer
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("ranked"))
+        .and_where(Expr::col(Alias::new("rank_in_parent")).lte(n));
+    for (col, dir) in order {
+        outer.order_by((Alias::new("ranked"), *col), dir.clone());
+    }
+    let stmt = db.get_database_backend().build(&outer);
+    Ok(E::find().from_raw_sql(stmt).all(db).await?)
+}
+
+/// (learner, parent key, how many).
+pub type TopKey = (Uuid, String, u64);
+
+fn by_limit(keys: &[TopKey]) -> HashMap<u64, Vec<&TopKey>> {
+    let mut groups: HashMap<u64, Vec<&TopKey>> = HashMap::new();
+    for k in keys {
+        groups.entry(k.2).or_default().push(k);
+    }
+    groups
+}
+
+/// The latest records of cognitive metrics, newest first, for `CognitiveMetric.history`.
+pub struct MetricHistory(DatabaseConnection);
+
+impl BatchLoad for MetricHistory {
+    type Key = TopKey;
+    type Value = Vec<cognitive_metric_record::Model>;
+
+    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
+    async fn load(&self, keys: &[TopKey]) -> ApiResult<HashMap<TopKey, Self::Value>> {
+        use cognitive_metric_record::Column as C;
+        let mut out: HashMap<TopKey, Self::Value> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+        for (n, group) in by_limit(keys) {
+            let filter = Condition::all()
+                .add(C::LearnerId.is_in(group.iter().map(|k| k.0)))
+                .add(C::TaskName.is_in(group.iter().map(|k| k.1.clone())));
+            let rows = top_per_parent::<cognitive_metric_record::Entity>(
+                &self.0,
+                filter,
+                &[C::LearnerId, C::TaskName],
+                &[(C::RecordedAt, Order::Desc), (C::Id, Order::Desc)],
+                n,
+            )
+            .await?;
+            for row in rows {
+                if let Some(list) = out.get_mut(&(row.learner_id, row.task_name.clone(), n)) {
+                    list.push(row);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The latest attempts naming an objective, newest first, for `ObjectiveProgress.attempts`.
+pub struct ObjectiveAttempts(DatabaseConnection);
+
+impl BatchLoad for ObjectiveAttempts {
+    type Key = TopKey;
+    type Value = Vec<attempt::Model>;
+
+    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
+    async fn load(&self, keys: &[TopKey]) -> ApiResult<HashMap<TopKey, Self::Value>> {
+        use attempt::Column as C;
+        let mut out: HashMap<TopKey, Self::Value> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+        for (n, group) in by_limit(keys) {
+            let filter = Condition::all()
+                .add(C::LearnerId.is_in(group.iter().map(|k| k.0)))
+                .add(C::ObjectiveId.is_in(group.iter().map(|k| k.1.clone())));
+            let rows = top_per_parent::<attempt::Entity>(
+                &self.0,
+                filter,
+                &[C::LearnerId, C::ObjectiveId],
+                &[(C::OccurredAt, Order::Desc), (C::Id, Order::Desc)],
+                n,
+            )
+            .await?;
+            for row in rows {
+                let Some(objective) = row.objective_id.clone() else { continue };
+                if let Some(list) = out.get_mut(&(row.learner_id, objective, n)) {
+                    list.push(row);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Every row of `E` of `scope`'s learner, in `E`'s order.
+pub async fn all_of<E>(ctx: &Context<'_>, scope: &LearnerScope) -> ApiResult<Vec<E::Model>>
+where
+    E: Listed,
+    E::Model: Clone + Send + Sync,
+{
+    Ok(batcher::<OfLearner<E>>(ctx)?.load_one(scope.id()).await?.unwrap_or_default())
+}
+
+/// The latest `n` records of one of `scope`'s learner's cognitive metrics.
+pub async fn metric_history(
+    ctx: &Context<'_>,
+    scope: &LearnerScope,
+    task: &str,
+    n: u64,
+) -> ApiResult<Vec<cognitive_metric_record::Model>> {
+    Ok(batcher::<MetricHistory>(ctx)?.load_one((scope.id(), task.to_owned(), n)).await?.unwrap_or_default())
+}
+
+/// The latest `n` attempts of `scope`'s learner that name an objective.
+pub async fn objective_attempts(
+    ctx: &Context<'_>,
+    scope: &LearnerScope,
+    objective: &str,
+    n: u64,
+) -> ApiResult<Vec<attempt::Model>> {
+    Ok(batcher::<ObjectiveAttempts>(ctx)?.load_one((scope.id(), objective.to_owned(), n)).await?.unwrap_or_default())
 }

@@ -2,6 +2,8 @@
 
 pub mod access;
 pub mod batch;
+pub mod details;
+pub mod details_write;
 pub mod event;
 pub mod goal;
 pub mod ids;
@@ -72,6 +74,7 @@ pub struct Mutation(
     event::EventMutation,
     session::SessionMutation,
     practice::PracticeMutation,
+    details_write::DetailsMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

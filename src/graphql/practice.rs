@@ -59,6 +59,10 @@ impl Attempt {
     async fn is_correct(&self) -> bool {
         self.row.is_correct
     }
+    /// Whether the activity was finished; null when the client did not say.
+    async fn completed(&self) -> Option<bool> {
+        self.row.completed
+    }
     /// A score the client gave the answer, if any.
     async fn score(&self) -> Option<f64> {
         self.row.score
@@ -341,6 +345,8 @@ pub struct RecordAttemptInput {
     pub exercise_id: String,
     /// Whether the answer was right.
     pub is_correct: bool,
+    /// Whether the activity was finished (an activity can be finished without being right).
+    pub completed: Option<bool>,
     /// The kind of activity (1..=128 characters).
     pub activity_type: Option<String>,
     /// The learning objective worked towards (1..=128 characters).
@@ -370,6 +376,7 @@ impl RecordAttemptInput {
         let new = NewAttempt::parse(
             &self.exercise_id,
             self.is_correct,
+            self.completed,
             self.activity_type,
             self.objective_id,
             goal_id,

@@ -1,6 +1,7 @@
 //! Multi-step writes as plain async functions over an open transaction. The resolver opens the
 //! transaction, calls these, and commits.
 
+pub mod details;
 pub mod event;
 pub mod goal;
 pub mod idempotent;

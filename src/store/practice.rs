@@ -22,6 +22,7 @@ use crate::graphql::access::{self, LearnerScope};
 pub struct NewAttempt {
     pub exercise_id: String,
     pub is_correct: bool,
+    pub completed: Option<bool>,
     pub activity_type: Option<String>,
     pub objective_id: Option<String>,
     pub goal_id: Option<Uuid>,
@@ -44,6 +45,7 @@ impl NewAttempt {
     pub fn parse(
         exercise_id: &str,
         is_correct: bool,
+        completed: Option<bool>,
         activity_type: Option<String>,
         objective_id: Option<String>,
         goal_id: Option<Uuid>,
@@ -73,6 +75,7 @@ impl NewAttempt {
         Ok(NewAttempt {
             exercise_id: validate::key("exerciseId", exercise_id, validate::MAX_KEY_CHARS)?,
             is_correct,
+            completed,
             activity_type: opt_key("activityType", activity_type)?,
             objective_id: opt_key("objectiveId", objective_id)?,
             goal_id,
@@ -132,6 +135,7 @@ pub async fn record_attempt(
         local_date: Set(local_date(new.occurred_at, tz)),
         created_at: Set(now),
         idempotency_key: Set(new.idempotency_key.clone()),
+        completed: Set(new.completed),
     };
     let stored = match idempotent::insert_once(txn, learner.id(), new.idempotency_key.as_deref(), row).await? {
         Stored::New(a) => a,

@@ -31,6 +31,13 @@ const fn direct(name: &'static str) -> LearnerTable {
 /// Every table with learner data, children before the parents they point at (the order erasure
 /// deletes in). The `learners` row itself goes last.
 pub const LEARNER_TABLES: &[LearnerTable] = &[
+    direct("preferences"),
+    direct("interests"),
+    direct("struggles"),
+    direct("cognitive_metric_records"),
+    direct("cognitive_metrics"),
+    direct("objective_progress"),
+    direct("badges"),
     direct("attempts"),
     direct("practice_days"),
     direct("exercise_stats"),

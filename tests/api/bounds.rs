@@ -17,6 +17,12 @@ const PAGE_ARGS: &[&str] = &["first", "last"];
 /// Lists that take no page size, each with the rule that bounds it. `*Suffix.field` stands for
 /// that field on every type whose name ends with `Suffix`.
 const UNPAGED_LISTS: &[(&str, &str)] = &[
+    ("Learner.preferences", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
+    ("Learner.interests", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
+    ("Learner.struggles", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
+    ("Learner.cognitiveMetrics", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
+    ("Learner.objectives", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
+    ("Learner.badges", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
     (
         "*Connection.edges",
         "one page of the connection: every field returning a *Connection takes `first` (checked below)",

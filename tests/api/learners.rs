@@ -124,6 +124,13 @@ async fn delete_learner_erases_every_row_and_can_be_repeated(b: Backend) {
     let id = app.learner("to_erase").await;
     let keep = app.learner("to_keep").await;
     for learner in [&id, &keep] {
+        app.ok(
+            "mutation($l: ID!) { syncLearnerProfile(input: { learnerId: $l, preferences: [{ category: \"style\", value: \"visual\" }], \
+             interests: [\"chess\"], struggles: [\"fractions\"], cognitiveMetrics: [{ taskName: \"memory\", metrics: { a: 1 } }], \
+             objectives: [{ objectiveId: \"lo-1\", status: COMPLETED }], badges: [{ badgeId: \"b1\", name: \"First\" }] }) { learner { id } } }",
+            json!({ "l": learner }),
+        )
+        .await;
         let goal = app
             .ok(
                 "mutation($l: ID!) { createGoal(input: { learnerId: $l, title: \"Fractions\", profile: { level: 1 } }) { goal { id } } }",

@@ -7,6 +7,7 @@ mod auth;
 mod bounds;
 mod cli;
 mod contract;
+mod details;
 mod events;
 mod goals;
 mod http;

@@ -165,6 +165,7 @@ async fn the_database_refuses_rows_that_point_at_another_learners_goal_or_sessio
         local_date: Set(now.date_naive()),
         created_at: Set(now),
         idempotency_key: Set(None),
+        completed: Set(None),
     };
     let db = &app.state.db;
     assert!(attempt(Some(their_goal), None).insert(db).await.is_err(), "attempt on another learner's goal");

@@ -153,6 +153,12 @@ const LEARNER_FIELDS: &[(&str, &str)] = &[
         "progress { totalAttempts correctAttempts accuracy exercisesAttempted \
          byDay(last: 7) { date attempts correct } byExercise { exerciseId attempts } }",
     ),
+    ("Learner.preferences", "preferences { category value updatedAt }"),
+    ("Learner.interests", "interests"),
+    ("Learner.struggles", "struggles"),
+    ("Learner.cognitiveMetrics", "cognitiveMetrics { taskName metrics history(first: 2) { metrics } }"),
+    ("Learner.objectives", "objectives { objectiveId status score attempts { id } }"),
+    ("Learner.badges", "badges { badgeId name earnedAt }"),
 ];
 
 /// The ways to reach a learner by naming it: (via, selection around the Learner fields).
@@ -197,6 +203,37 @@ fn rows() -> Vec<Row> {
             "Mutation.recordAttempt",
             "recordAttempt(input: { learnerId: $l, exerciseId: \"planted\", isCorrect: true, sessionId: $s, \
              goalId: $g }) { attempt { id } streak { current longest } }",
+        ),
+        mutation(
+            "Mutation.setPreference",
+            "setPreference(input: { learnerId: $l, category: \"style\", value: \"planted\" }) { preference { category value } }",
+        ),
+        mutation(
+            "Mutation.removePreference",
+            "removePreference(input: { learnerId: $l, category: \"style\" }) { changed }",
+        ),
+        mutation("Mutation.addInterest", "addInterest(input: { learnerId: $l, name: \"planted\" }) { changed }"),
+        mutation("Mutation.removeInterest", "removeInterest(input: { learnerId: $l, name: \"chess\" }) { changed }"),
+        mutation("Mutation.addStruggle", "addStruggle(input: { learnerId: $l, description: \"planted\" }) { changed }"),
+        mutation(
+            "Mutation.removeStruggle",
+            "removeStruggle(input: { learnerId: $l, description: \"fractions\" }) { changed }",
+        ),
+        mutation(
+            "Mutation.recordCognitiveMetric",
+            "recordCognitiveMetric(input: { learnerId: $l, taskName: \"memory\", metrics: { planted: 1 } }) { metric { taskName } }",
+        ),
+        mutation(
+            "Mutation.updateObjectiveProgress",
+            "updateObjectiveProgress(input: { learnerId: $l, objectiveId: \"lo-1\", status: COMPLETED, score: 1 }) { objective { status } }",
+        ),
+        mutation(
+            "Mutation.awardBadge",
+            "awardBadge(input: { learnerId: $l, badgeId: \"planted\", name: \"Planted\" }) { badge { badgeId } newlyAwarded }",
+        ),
+        mutation(
+            "Mutation.syncLearnerProfile",
+            "syncLearnerProfile(input: { learnerId: $l, mode: REPLACE, interests: [\"planted\"] }) { learner { interests } }",
         ),
         mutation(
             "Mutation.resetProgress",
@@ -423,6 +460,15 @@ async fn learner_a(app: &TestApp, tokens: &Tokens, n: usize, me: &str) -> Ids {
     )
     .await;
     let attempt = data["recordAttempt"]["attempt"]["id"].as_str().expect("attempt id").to_owned();
+    staff(
+        app,
+        tokens,
+        "mutation($l: ID!) { syncLearnerProfile(input: { learnerId: $l, preferences: [{ category: \"style\", value: \"visual\" }], \
+         interests: [\"chess\"], struggles: [\"fractions\"], cognitiveMetrics: [{ taskName: \"memory\", metrics: { accuracy: 0.8 } }], \
+         objectives: [{ objectiveId: \"lo-1\", status: IN_PROGRESS, score: 0.5 }], badges: [{ badgeId: \"b1\", name: \"First\" }] }) { learner { id } } }",
+        json!({ "l": learner }),
+    )
+    .await;
     Ids { learner, external_id, goal, session, event, attempt, me: me.to_owned() }
 }
 
@@ -437,6 +483,9 @@ fragment All on Learner {
   attempts(first: 100) { nodes { id exerciseId } }
   streak { longest lastPracticeDate }
   progress { totalAttempts correctAttempts exercisesAttempted byExercise { exerciseId attempts correct } }
+  preferences { category value updatedAt } interests struggles
+  cognitiveMetrics { taskName metrics recordedAt history(first: 2) { metrics } }
+  objectives { objectiveId status score startedAt completedAt } badges { badgeId name earnedAt }
 }";
 
 /// Row counts of every learner table and a staff read of A and the intruder.
