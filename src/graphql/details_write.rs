@@ -192,8 +192,7 @@ pub struct SyncLearnerProfileInput {
     /// The learner.
     pub learner_id: ID,
     /// MERGE (default) keeps what is not listed; REPLACE removes it.
-    #[graphql(default_with = "SyncProfileMode::Merge")]
-    pub mode: SyncProfileMode,
+    pub mode: Option<SyncProfileMode>,
     /// Preferences to set.
     pub preferences: Option<Vec<PreferenceEntry>>,
     /// Interests to add.
@@ -272,7 +271,7 @@ impl SyncLearnerProfileInput {
             objectives: each("objectives", self.objectives, |f, o| objective(f, o, max_json))?,
             badges: each("badges", self.badges, |f, b| badge(f, b, max_json, now))?,
         };
-        let mode = match self.mode {
+        let mode = match self.mode.unwrap_or(SyncProfileMode::Merge) {
             SyncProfileMode::Merge => SyncMode::Merge,
             SyncProfileMode::Replace => SyncMode::Replace,
         };
