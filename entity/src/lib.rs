@@ -3,15 +3,24 @@
 
 pub mod attempt;
 pub mod badge;
+pub mod chat_message;
+pub mod chat_post;
 pub mod cognitive_metric;
 pub mod cognitive_metric_record;
+pub mod conversation_state;
 pub mod event;
 pub mod exercise_stat;
 pub mod goal;
 pub mod goal_profile_version;
 pub mod interest;
+pub mod journal_corpus;
+pub mod journal_entry;
+pub mod journal_follow_up;
+pub mod journal_mood_tag;
 pub mod learner;
 pub mod learner_progress;
+pub mod meditation_reflection;
+pub mod mentor_selection;
 pub mod objective_progress;
 pub mod practice_day;
 pub mod preference;

@@ -6,6 +6,7 @@ mod m20261124_000001_foundation;
 mod m20261124_000002_progress;
 mod m20261125_000003_same_learner_keys;
 mod m20261125_000004_details;
+mod m20261125_000005_wellbeing;
 mod util;
 
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_progress::Migration),
             Box::new(m20261125_000003_same_learner_keys::Migration),
             Box::new(m20261125_000004_details::Migration),
+            Box::new(m20261125_000005_wellbeing::Migration),
         ]
     }
 }

@@ -1,4 +1,5 @@
 //! Rules that need no HTTP and no GraphQL: pure functions with their own unit tests.
 
+pub mod embedding;
 pub mod streak;
 pub mod validate;

@@ -15,8 +15,10 @@ use std::sync::Arc;
 use async_graphql::{Context, ID};
 use chrono_tz::Tz;
 use entity::{
-    attempt, badge, cognitive_metric, cognitive_metric_record, event, exercise_stat, goal, goal_profile_version,
-    interest, learner, learner_progress, objective_progress, practice_day, preference, session, struggle,
+    attempt, badge, chat_message, chat_post, cognitive_metric, cognitive_metric_record, conversation_state, event,
+    exercise_stat, goal, goal_profile_version, interest, journal_corpus, journal_entry, journal_follow_up,
+    journal_mood_tag, learner, learner_progress, meditation_reflection, mentor_selection, objective_progress,
+    practice_day, preference, session, struggle,
 };
 use sea_orm::prelude::Uuid;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PrimaryKeyTrait, QueryFilter, Select};
@@ -97,6 +99,15 @@ learner_owned! {
     cognitive_metric_record => "cognitive metric record",
     objective_progress => "objective",
     badge => "badge",
+    journal_corpus => "journal",
+    journal_entry => "journal entry",
+    journal_mood_tag => "mood tag",
+    journal_follow_up => "follow-up",
+    conversation_state => "conversation state",
+    chat_post => "chat post",
+    chat_message => "chat message",
+    mentor_selection => "mentor selection",
+    meditation_reflection => "meditation reflection",
 }
 
 /// The rows of `E` that belong to a scoped learner.

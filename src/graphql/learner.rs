@@ -25,6 +25,9 @@ pub struct Learner(
     super::session::LearnerSessions,
     super::practice::LearnerPractice,
     super::details::LearnerDetails,
+    super::journal::LearnerJournal,
+    super::companion::LearnerCompanion,
+    super::meditation::LearnerMeditation,
 );
 
 impl Learner {
@@ -35,7 +38,10 @@ impl Learner {
             super::event::LearnerEvents(scope.clone()),
             super::session::LearnerSessions(scope.clone()),
             super::practice::LearnerPractice(scope.clone()),
-            super::details::LearnerDetails(scope),
+            super::details::LearnerDetails(scope.clone()),
+            super::journal::LearnerJournal(scope.clone()),
+            super::companion::LearnerCompanion(scope.clone()),
+            super::meditation::LearnerMeditation(scope),
         )
     }
 

@@ -3,7 +3,9 @@
 //! another learner is never returned: the scope a parent was read under is the scope of what it
 //! points at. Relations that reach the same table from different lists (`Attempt.goal`,
 //! `LearnerEvent.goal`) have loaders of their own, so the statements of a request do not depend
-//! on which lists happened to finish together.
+//! on which lists happened to finish together. The bound is one statement per relation per place
+//! it is selected: one field selected under two different lists in one query may share a batch or
+//! not, depending on whether both lists arrive in the same pass.
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -11,7 +13,8 @@ use std::marker::PhantomData;
 use async_graphql::Context;
 use entity::goal::GoalStatus;
 use entity::{
-    attempt, badge, cognitive_metric, cognitive_metric_record, goal, interest, learner_progress, objective_progress,
+    attempt, badge, chat_message, cognitive_metric, cognitive_metric_record, conversation_state, goal, interest,
+    journal_entry, journal_follow_up, learner_progress, meditation_reflection, mentor_selection, objective_progress,
     preference, session, struggle,
 };
 use sea_orm::prelude::Uuid;
@@ -44,6 +47,19 @@ pub fn register<Q, M, S>(
         .data(Batcher::new(OfLearner::<badge::Entity>::new(db)))
         .data(Batcher::new(MetricHistory(db.clone())))
         .data(Batcher::new(ObjectiveAttempts(db.clone())))
+        .data(Batcher::new(ById::<journal_entry::Entity, FollowUpEntry>::new(db)))
+        .data(Batcher::new(ById::<journal_entry::Entity, FollowUpSynthesis>::new(db)))
+        .data(Batcher::new(ById::<journal_entry::Entity, ReflectionEntry>::new(db)))
+        .data(Batcher::new(ById::<session::Entity, ReflectionSession>::new(db)))
+        .data(Batcher::new(ById::<session::Entity, MessageSession>::new(db)))
+        .data(Batcher::new(ChildrenOf::<journal_follow_up::Entity>::new(db)))
+        .data(Batcher::new(ChildrenOf::<chat_message::Entity>::new(db)))
+        .data(Batcher::new(ChildrenOf::<mentor_selection::Entity>::new(db)))
+        .data(Batcher::new(SynthesizedFrom(db.clone())))
+        .data(Batcher::new(ReflectionOfSession(db.clone())))
+        .data(Batcher::new(StateByKey(db.clone())))
+        .data(Batcher::new(OfLearner::<conversation_state::Entity>::new(db)))
+        .data(Batcher::new(Activity(db.clone())))
 }
 
 /// (learner, row id): a row that must belong to that learner.
@@ -53,6 +69,11 @@ pub type Owned = (Uuid, Uuid);
 pub enum AttemptGoal {}
 pub enum EventGoal {}
 pub enum AttemptSession {}
+pub enum FollowUpEntry {}
+pub enum FollowUpSynthesis {}
+pub enum ReflectionEntry {}
+pub enum ReflectionSession {}
+pub enum MessageSession {}
 
 /// Rows of `E` by (learner, id), for the relation `R`.
 pub struct ById<E, R>(DatabaseConnection, PhantomData<fn() -> (E, R)>);
@@ -161,6 +182,15 @@ where
     batcher::<ById<E, R>>(ctx)?.load_one((scope.id(), id)).await
 }
 
+/// The goal, entry or session a row points at, for the relation `R` (see the tags above).
+pub async fn owned_row<E, R>(ctx: &Context<'_>, scope: &LearnerScope, id: Option<Uuid>) -> ApiResult<Option<E::Model>>
+where
+    ById<E, R>: BatchLoad<Key = Owned, Value = E::Model>,
+    E: EntityTrait,
+{
+    owned::<E, R>(ctx, scope, id).await
+}
+
 /// `Attempt.goal`.
 pub async fn attempt_goal(ctx: &Context<'_>, scope: &LearnerScope, id: Option<Uuid>) -> ApiResult<Option<goal::Model>> {
     owned::<goal::Entity, AttemptGoal>(ctx, scope, id).await
@@ -210,6 +240,7 @@ macro_rules! listed {
 }
 
 listed! {
+    conversation_state: SessionKey;
     preference: Category;
     interest: CreatedAt, Name;
     struggle: CreatedAt, Description;
@@ -387,4 +418,266 @@ pub async fn objective_attempts(
     n: u64,
 ) -> ApiResult<Vec<attempt::Model>> {
     Ok(batcher::<ObjectiveAttempts>(ctx)?.load_one((scope.id(), objective.to_owned(), n)).await?.unwrap_or_default())
+}
+
+/// A learner-owned row listed under a parent row of the same learner.
+pub trait Child: LearnerOwned {
+    fn parent_column() -> Self::Column;
+    fn parent(row: &Self::Model) -> Uuid;
+    fn order() -> Vec<(Self::Column, Order)>;
+}
+
+impl Child for journal_follow_up::Entity {
+    fn parent_column() -> Self::Column {
+        journal_follow_up::Column::EntryId
+    }
+    fn parent(row: &Self::Model) -> Uuid {
+        row.entry_id
+    }
+    fn order() -> Vec<(Self::Column, Order)> {
+        vec![(journal_follow_up::Column::CreatedAt, Order::Asc), (journal_follow_up::Column::Id, Order::Asc)]
+    }
+}
+
+impl Child for chat_message::Entity {
+    fn parent_column() -> Self::Column {
+        chat_message::Column::SessionId
+    }
+    fn parent(row: &Self::Model) -> Uuid {
+        row.session_id
+    }
+    fn order() -> Vec<(Self::Column, Order)> {
+        vec![(chat_message::Column::Position, Order::Asc)]
+    }
+}
+
+impl Child for mentor_selection::Entity {
+    fn parent_column() -> Self::Column {
+        mentor_selection::Column::SessionId
+    }
+    fn parent(row: &Self::Model) -> Uuid {
+        row.session_id
+    }
+    fn order() -> Vec<(Self::Column, Order)> {
+        vec![(mentor_selection::Column::CreatedAt, Order::Asc), (mentor_selection::Column::Id, Order::Asc)]
+    }
+}
+
+/// (learner, parent id, how many).
+pub type ChildKey = (Uuid, Uuid, u64);
+
+/// The first `n` children of each parent, in the child's order: one statement per page.
+pub struct ChildrenOf<E>(DatabaseConnection, PhantomData<fn() -> E>);
+
+impl<E> ChildrenOf<E> {
+    fn new(db: &DatabaseConnection) -> Self {
+        ChildrenOf(db.clone(), PhantomData)
+    }
+}
+
+impl<E> BatchLoad for ChildrenOf<E>
+where
+    E: Child,
+    E::Model: Clone + Send + Sync,
+{
+    type Key = ChildKey;
+    type Value = Vec<E::Model>;
+
+    #[tracing::instrument(skip_all, fields(table = E::default().table_name(), keys = keys.len()))]
+    async fn load(&self, keys: &[ChildKey]) -> ApiResult<HashMap<ChildKey, Vec<E::Model>>> {
+        let mut out: HashMap<ChildKey, Vec<E::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        let mut groups: HashMap<u64, Vec<&ChildKey>> = HashMap::new();
+        for k in keys {
+            groups.entry(k.2).or_default().push(k);
+        }
+        for (n, group) in groups {
+            let filter = Condition::all()
+                .add(E::learner_column().is_in(group.iter().map(|k| k.0)))
+                .add(E::parent_column().is_in(group.iter().map(|k| k.1)));
+            let rows = top_per_parent::<E>(&self.0, filter, &[E::parent_column()], &E::order(), n).await?;
+            for row in rows {
+                if let Some(list) = out.get_mut(&(E::owner(&row), E::parent(&row), n)) {
+                    list.push(row);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The first `n` children of one parent of `scope`'s learner.
+pub async fn children<E>(ctx: &Context<'_>, scope: &LearnerScope, parent: Uuid, n: u64) -> ApiResult<Vec<E::Model>>
+where
+    E: Child,
+    E::Model: Clone + Send + Sync,
+{
+    Ok(batcher::<ChildrenOf<E>>(ctx)?.load_one((scope.id(), parent, n)).await?.unwrap_or_default())
+}
+
+/// The follow-up that synthesized an entry, by (learner, synthesized entry id).
+pub struct SynthesizedFrom(DatabaseConnection);
+
+impl BatchLoad for SynthesizedFrom {
+    type Key = Owned;
+    type Value = journal_follow_up::Model;
+
+    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
+    async fn load(&self, keys: &[Owned]) -> ApiResult<HashMap<Owned, journal_follow_up::Model>> {
+        let rows = journal_follow_up::Entity::find()
+            .filter(journal_follow_up::Column::LearnerId.is_in(keys.iter().map(|k| k.0)))
+            .filter(journal_follow_up::Column::SynthesizedEntryId.is_in(keys.iter().map(|k| k.1)))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().filter_map(|f| Some(((f.learner_id, f.synthesized_entry_id?), f))).collect())
+    }
+}
+
+/// `JournalEntry.synthesizedFrom`.
+pub async fn synthesized_from(
+    ctx: &Context<'_>,
+    scope: &LearnerScope,
+    entry: Uuid,
+) -> ApiResult<Option<journal_follow_up::Model>> {
+    batcher::<SynthesizedFrom>(ctx)?.load_one((scope.id(), entry)).await
+}
+
+/// The reflection of a meditation session, by (learner, session id).
+pub struct ReflectionOfSession(DatabaseConnection);
+
+impl BatchLoad for ReflectionOfSession {
+    type Key = Owned;
+    type Value = meditation_reflection::Model;
+
+    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
+    async fn load(&self, keys: &[Owned]) -> ApiResult<HashMap<Owned, meditation_reflection::Model>> {
+        let rows = meditation_reflection::Entity::find()
+            .filter(meditation_reflection::Column::LearnerId.is_in(keys.iter().map(|k| k.0)))
+            .filter(meditation_reflection::Column::SessionId.is_in(keys.iter().map(|k| k.1)))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|r| ((r.learner_id, r.session_id), r)).collect())
+    }
+}
+
+/// `Session.reflection`.
+pub async fn reflection_of(
+    ctx: &Context<'_>,
+    scope: &LearnerScope,
+    session: Uuid,
+) -> ApiResult<Option<meditation_reflection::Model>> {
+    batcher::<ReflectionOfSession>(ctx)?.load_one((scope.id(), session)).await
+}
+
+/// A conversation state by (learner, session key).
+pub struct StateByKey(DatabaseConnection);
+
+impl BatchLoad for StateByKey {
+    type Key = (Uuid, String);
+    type Value = conversation_state::Model;
+
+    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
+    async fn load(&self, keys: &[(Uuid, String)]) -> ApiResult<HashMap<(Uuid, String), conversation_state::Model>> {
+        let rows = conversation_state::Entity::find()
+            .filter(conversation_state::Column::LearnerId.is_in(keys.iter().map(|k| k.0)))
+            .filter(conversation_state::Column::SessionKey.is_in(keys.iter().map(|k| k.1.clone())))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|s| ((s.learner_id, s.session_key.clone()), s)).collect())
+    }
+}
+
+/// `Learner.conversationState(sessionKey)`.
+pub async fn state_by_key(
+    ctx: &Context<'_>,
+    scope: &LearnerScope,
+    key: &str,
+) -> ApiResult<Option<conversation_state::Model>> {
+    batcher::<StateByKey>(ctx)?.load_one((scope.id(), key.to_owned())).await
+}
+
+/// A learner's wellbeing activity, counted in SQL.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActivityCounts {
+    pub chat_sessions: i64,
+    pub chat_messages: i64,
+    pub journal_entries: i64,
+    pub meditation_sessions: i64,
+    pub meditation_minutes: i64,
+    pub last_active_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Activity summaries for a page of learners in one aggregate statement (a UNION ALL of one
+/// grouped count per table): the cost is the index ranges counted, never the rows loaded.
+pub struct Activity(DatabaseConnection);
+
+impl BatchLoad for Activity {
+    type Key = Uuid;
+    type Value = ActivityCounts;
+
+    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
+    async fn load(&self, keys: &[Uuid]) -> ApiResult<HashMap<Uuid, ActivityCounts>> {
+        use sea_orm::sea_query::{SelectStatement, UnionType};
+        use sea_orm::FromQueryResult;
+        let ids: Vec<Uuid> = keys.to_vec();
+        // (what, table, time column, summed column, extra condition)
+        let part = |what: &str, table: &str, at: &str, sum: Option<&str>, kind: Option<&str>| -> SelectStatement {
+            let mut q = Query::select();
+            q.column(Alias::new("learner_id"))
+                .expr_as(Expr::val(what.to_owned()), Alias::new("what"))
+                .expr_as(Expr::col(Asterisk).count(), Alias::new("n"))
+                .expr_as(
+                    match sum {
+                        Some(col) => Func::coalesce([Expr::col(Alias::new(col)).sum(), Expr::val(0i64)]).into(),
+                        None => Expr::val(0i64),
+                    },
+                    Alias::new("total"),
+                )
+                .expr_as(Expr::col(Alias::new(at)).max(), Alias::new("last_at"))
+                .from(Alias::new(table))
+                .and_where(Expr::col(Alias::new("learner_id")).is_in(ids.clone()))
+                .group_by_col(Alias::new("learner_id"));
+            if let Some(kind) = kind {
+                q.and_where(Expr::col(Alias::new("kind")).eq(kind));
+            }
+            q
+        };
+        let mut query = part("chat_sessions", "sessions", "started_at", None, Some("CHAT"));
+        query
+            .union(UnionType::All, part("meditation_sessions", "sessions", "started_at", None, Some("MEDITATION")))
+            .union(UnionType::All, part("chat_messages", "chat_messages", "created_at", None, None))
+            .union(UnionType::All, part("journal_entries", "journal_entries", "created_at", None, None))
+            .union(
+                UnionType::All,
+                part("meditation_minutes", "meditation_reflections", "created_at", Some("duration_minutes"), None),
+            );
+        #[derive(FromQueryResult)]
+        struct Row {
+            learner_id: Uuid,
+            what: String,
+            n: i64,
+            total: i64,
+            last_at: Option<chrono::DateTime<chrono::Utc>>,
+        }
+        let backend = self.0.get_database_backend();
+        let rows = Row::find_by_statement(backend.build(&query)).all(&self.0).await?;
+        let mut out: HashMap<Uuid, ActivityCounts> = keys.iter().map(|k| (*k, ActivityCounts::default())).collect();
+        for r in rows {
+            let Some(c) = out.get_mut(&r.learner_id) else { continue };
+            match r.what.as_str() {
+                "chat_sessions" => c.chat_sessions = r.n,
+                "meditation_sessions" => c.meditation_sessions = r.n,
+                "chat_messages" => c.chat_messages = r.n,
+                "journal_entries" => c.journal_entries = r.n,
+                "meditation_minutes" => c.meditation_minutes = r.total,
+                _ => {}
+            }
+            c.last_active_at = std::cmp::max(c.last_active_at, r.last_at);
+        }
+        Ok(out)
+    }
+}
+
+/// `Learner.activitySummary`.
+pub async fn activity(ctx: &Context<'_>, scope: &LearnerScope) -> ApiResult<ActivityCounts> {
+    Ok(batcher::<Activity>(ctx)?.load_one(scope.id()).await?.unwrap_or_default())
 }

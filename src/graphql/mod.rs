@@ -2,13 +2,16 @@
 
 pub mod access;
 pub mod batch;
+pub mod companion;
 pub mod details;
 pub mod details_write;
 pub mod event;
 pub mod goal;
 pub mod ids;
+pub mod journal;
 pub mod learner;
 pub mod loaders;
+pub mod meditation;
 pub mod node;
 pub mod page;
 pub mod practice;
@@ -75,6 +78,9 @@ pub struct Mutation(
     session::SessionMutation,
     practice::PracticeMutation,
     details_write::DetailsMutation,
+    journal::JournalMutation,
+    companion::CompanionMutation,
+    meditation::MeditationMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

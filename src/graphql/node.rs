@@ -6,15 +6,21 @@
 //! or an entity without `LearnerOwned` does not compile.
 
 use async_graphql::{Context, ID, Interface, Object};
-use entity::{attempt, event, goal, session};
+use entity::{
+    attempt, chat_message, event, goal, journal_entry, journal_follow_up, meditation_reflection, mentor_selection,
+    session,
+};
 use sea_orm::ConnectionTrait;
 use sea_orm::prelude::Uuid;
 
 use super::access::{self, parts};
+use super::companion::{ChatMessage, MentorSelection};
 use super::event::LearnerEvent;
 use super::goal::Goal;
 use super::ids;
+use super::journal::{JournalEntry, JournalFollowUp};
 use super::learner::Learner;
+use super::meditation::MeditationReflection;
 use super::practice::Attempt;
 use super::session::Session;
 use crate::auth::Viewer;
@@ -67,6 +73,11 @@ nodes! {
     LearnerEvent: event => LearnerEvent,
     Session: session => Session,
     Attempt: attempt => Attempt,
+    JournalEntry: journal_entry => JournalEntry,
+    JournalFollowUp: journal_follow_up => JournalFollowUp,
+    ChatMessage: chat_message => ChatMessage,
+    MentorSelection: mentor_selection => MentorSelection,
+    MeditationReflection: meditation_reflection => MeditationReflection,
 }
 
 #[derive(Default)]

@@ -73,6 +73,30 @@ impl Session {
     async fn learner(&self) -> Learner {
         Learner::new(self.scope.clone())
     }
+    /// Chat messages of a CHAT session, oldest first.
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
+    async fn messages(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many, 1..=100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Only messages after this one (its id), for paging.")] after: Option<ID>,
+    ) -> ApiResult<Vec<super::companion::ChatMessage>> {
+        super::companion::messages_of(ctx, &self.scope, self.row.id, first, after).await
+    }
+    /// Mentors chosen in a CHAT session, oldest first.
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
+    async fn mentor_selections(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many, 1..=100 (default 20).")] first: Option<i32>,
+    ) -> ApiResult<Vec<super::companion::MentorSelection>> {
+        super::companion::mentor_selections_of(ctx, &self.scope, self.row.id, first).await
+    }
+    /// The reflection on a MEDITATION session, once recorded.
+    async fn reflection(&self, ctx: &Context<'_>) -> ApiResult<Option<super::meditation::MeditationReflection>> {
+        let row = super::loaders::reflection_of(ctx, &self.scope, self.row.id).await?;
+        Ok(row.map(|r| super::meditation::MeditationReflection::new(self.scope.clone(), r)))
+    }
     /// The attempts of this session, newest first.
     #[graphql(complexity = "page::cost(first, child_complexity)")]
     async fn attempts(

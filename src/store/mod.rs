@@ -1,10 +1,12 @@
 //! Multi-step writes as plain async functions over an open transaction. The resolver opens the
 //! transaction, calls these, and commits.
 
+pub mod companion;
 pub mod details;
 pub mod event;
 pub mod goal;
 pub mod idempotent;
+pub mod journal;
 pub mod learner;
 pub mod practice;
 pub mod registry;

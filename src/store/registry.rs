@@ -31,6 +31,15 @@ const fn direct(name: &'static str) -> LearnerTable {
 /// Every table with learner data, children before the parents they point at (the order erasure
 /// deletes in). The `learners` row itself goes last.
 pub const LEARNER_TABLES: &[LearnerTable] = &[
+    direct("chat_messages"),
+    direct("chat_posts"),
+    direct("mentor_selections"),
+    direct("meditation_reflections"),
+    direct("journal_follow_ups"),
+    direct("journal_mood_tags"),
+    direct("journal_entries"),
+    direct("journal_corpora"),
+    direct("conversation_states"),
     direct("preferences"),
     direct("interests"),
     direct("struggles"),

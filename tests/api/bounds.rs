@@ -17,6 +17,9 @@ const PAGE_ARGS: &[&str] = &["first", "last"];
 /// Lists that take no page size, each with the rule that bounds it. `*Suffix.field` stands for
 /// that field on every type whose name ends with `Suffix`.
 const UNPAGED_LISTS: &[(&str, &str)] = &[
+    ("JournalEntry.moodTags", "at most 20 tags per entry (store::journal::MAX_TAGS, checked on write)"),
+    ("Learner.conversationStates", "at most 100 per learner (graphql::companion::MAX_STATES, checked on write)"),
+    ("PostChatMessagesPayload.messages", "what one call posted: at most 50 (store::companion::MAX_MESSAGES_PER_POST)"),
     ("Learner.preferences", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
     ("Learner.interests", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
     ("Learner.struggles", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),

@@ -124,6 +124,7 @@ async fn delete_learner_erases_every_row_and_can_be_repeated(b: Backend) {
     let id = app.learner("to_erase").await;
     let keep = app.learner("to_keep").await;
     for learner in [&id, &keep] {
+        crate::wellbeing::seed_wellbeing(&app, learner).await;
         app.ok(
             "mutation($l: ID!) { syncLearnerProfile(input: { learnerId: $l, preferences: [{ category: \"style\", value: \"visual\" }], \
              interests: [\"chess\"], struggles: [\"fractions\"], cognitiveMetrics: [{ taskName: \"memory\", metrics: { a: 1 } }], \

@@ -18,3 +18,4 @@ mod schema_walk;
 mod scope;
 mod statements;
 mod streaks;
+mod wellbeing;

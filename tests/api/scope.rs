@@ -67,16 +67,24 @@ struct Ids {
     session: String,
     event: String,
     attempt: String,
+    journal_entry: String,
+    follow_up: String,
+    chat_session: String,
+    chat_message: String,
+    mentor_selection: String,
+    reflection: String,
     /// The intruder's own learner (exists in both sets).
     me: String,
 }
 
 impl Ids {
-    /// Every id as a variable: `$l $e $g $s $ev $a $me`.
+    /// Every id as a variable: `$l $e $g $s $ev $a $je $fu $c $cm $ms $mr $me`.
     fn vars(&self) -> Value {
         json!({
             "l": self.learner, "e": self.external_id, "g": self.goal, "s": self.session,
-            "ev": self.event, "a": self.attempt, "me": self.me,
+            "ev": self.event, "a": self.attempt, "je": self.journal_entry, "fu": self.follow_up,
+            "c": self.chat_session, "cm": self.chat_message, "ms": self.mentor_selection,
+            "mr": self.reflection, "me": self.me,
         })
     }
 
@@ -89,6 +97,12 @@ impl Ids {
             session: gid("Session"),
             event: gid("LearnerEvent"),
             attempt: gid("Attempt"),
+            journal_entry: gid("JournalEntry"),
+            follow_up: gid("JournalFollowUp"),
+            chat_session: gid("Session"),
+            chat_message: gid("ChatMessage"),
+            mentor_selection: gid("MentorSelection"),
+            reflection: gid("MeditationReflection"),
             me: self.me.clone(),
         }
     }
@@ -101,8 +115,21 @@ fn gid(kind: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
-const VARIABLE_TYPES: &[(&str, &str)] =
-    &[("l", "ID!"), ("e", "String!"), ("g", "ID!"), ("s", "ID!"), ("ev", "ID!"), ("a", "ID!"), ("me", "ID!")];
+const VARIABLE_TYPES: &[(&str, &str)] = &[
+    ("l", "ID!"),
+    ("e", "String!"),
+    ("g", "ID!"),
+    ("s", "ID!"),
+    ("ev", "ID!"),
+    ("a", "ID!"),
+    ("je", "ID!"),
+    ("fu", "ID!"),
+    ("c", "ID!"),
+    ("cm", "ID!"),
+    ("ms", "ID!"),
+    ("mr", "ID!"),
+    ("me", "ID!"),
+];
 
 /// `op` (query | mutation) with `body` as its selection, declaring the variables `body` uses.
 fn doc(op: &str, body: &str) -> String {
@@ -159,6 +186,28 @@ const LEARNER_FIELDS: &[(&str, &str)] = &[
     ("Learner.cognitiveMetrics", "cognitiveMetrics { taskName metrics history(first: 2) { metrics } }"),
     ("Learner.objectives", "objectives { objectiveId status score attempts { id } }"),
     ("Learner.badges", "badges { badgeId name earnedAt }"),
+    (
+        "Learner.journalEntries",
+        "journalEntries(first: 10) { edges { node { id content moodTags followUps { question synthesizedEntry { id } } synthesizedFrom { id } } } }",
+    ),
+    (
+        "Learner.similarJournalEntries",
+        "similarJournalEntries(embedding: [1.0, 0.0, 0.0], first: 3) { score entry { id } }",
+    ),
+    ("Learner.conversationState", "conversationState { state version lastAgent }"),
+    ("Learner.conversationStates", "conversationStates { sessionKey }"),
+    (
+        "Learner.chatSessions",
+        "chatSessions(first: 5) { edges { node { id messages { id role content session { id } } mentorSelections { mentorId } } } }",
+    ),
+    (
+        "Learner.meditationReflections",
+        "meditationReflections(first: 5) { edges { node { id reflection session { id reflection { id } } journalEntry { id } } } }",
+    ),
+    (
+        "Learner.activitySummary",
+        "activitySummary { chatSessions chatMessages journalEntries meditationSessions meditationMinutes lastActiveAt }",
+    ),
 ];
 
 /// The ways to reach a learner by naming it: (via, selection around the Learner fields).
@@ -234,6 +283,85 @@ fn rows() -> Vec<Row> {
         mutation(
             "Mutation.syncLearnerProfile",
             "syncLearnerProfile(input: { learnerId: $l, mode: REPLACE, interests: [\"planted\"] }) { learner { interests } }",
+        ),
+        mutation(
+            "Mutation.createJournalEntry",
+            "createJournalEntry(input: { learnerId: $l, content: \"planted\", moodTags: [\"x\"] }) { entry { id } }",
+        ),
+        mutation(
+            "Mutation.updateJournalEntry",
+            "updateJournalEntry(input: { id: $je, content: \"planted\" }) { entry { id content } }",
+        ),
+        mutation("Mutation.deleteJournalEntry", "deleteJournalEntry(input: { id: $je }) { deletedEntryId }"),
+        mutation(
+            "Mutation.addJournalFollowUp",
+            "addJournalFollowUp(input: { entryId: $je, question: \"q\", answer: \"planted\", synthesizedContent: \"planted\" }) { followUp { id } }",
+        ),
+        mutation(
+            "Mutation.saveConversationState",
+            "saveConversationState(input: { learnerId: $l, state: { planted: true } }) { conversationState { version } }",
+        ),
+        mutation("Mutation.clearConversationState", "clearConversationState(input: { learnerId: $l }) { cleared }"),
+        mutation(
+            "Mutation.postChatMessages",
+            "postChatMessages(input: { learnerId: $l, messages: [{ role: USER, content: \"planted\" }] }) { session { id } messages { id } }",
+        ),
+        mutation(
+            "Mutation.recordMentorSelection",
+            "recordMentorSelection(input: { learnerId: $l, sessionId: $c, mentorId: \"planted\" }) { selection { id } }",
+        ),
+        mutation(
+            "Mutation.recordMeditationReflection",
+            "recordMeditationReflection(input: { learnerId: $l, durationMinutes: 5, reflection: \"planted\", saveToJournal: true }) { reflection { id } }",
+        ),
+        row(
+            "Mutation.postChatMessages",
+            "own learner, A's chat session",
+            "mutation",
+            "postChatMessages(input: { learnerId: $me, sessionId: $c, messages: [{ role: USER, content: \"planted\" }] }) { session { id } }",
+            Rule::Foreign,
+        ),
+        row(
+            "Mutation.recordMentorSelection",
+            "own learner, A's chat session",
+            "mutation",
+            "recordMentorSelection(input: { learnerId: $me, sessionId: $c, mentorId: \"planted\" }) { selection { id } }",
+            Rule::Foreign,
+        ),
+        row(
+            "Query.node",
+            "JournalEntry",
+            "query",
+            "node(id: $je) { id ... on JournalEntry { content moodTags followUps { question } learner { id } } }",
+            Rule::Scoped,
+        ),
+        row(
+            "Query.node",
+            "JournalFollowUp",
+            "query",
+            "node(id: $fu) { id ... on JournalFollowUp { question answer entry { id } synthesizedEntry { id } } }",
+            Rule::Scoped,
+        ),
+        row(
+            "Query.node",
+            "ChatMessage",
+            "query",
+            "node(id: $cm) { id ... on ChatMessage { content session { id } } }",
+            Rule::Scoped,
+        ),
+        row(
+            "Query.node",
+            "MentorSelection",
+            "query",
+            "node(id: $ms) { id ... on MentorSelection { mentorId } }",
+            Rule::Scoped,
+        ),
+        row(
+            "Query.node",
+            "MeditationReflection",
+            "query",
+            "node(id: $mr) { id ... on MeditationReflection { reflection session { id } journalEntry { id } } }",
+            Rule::Scoped,
         ),
         mutation(
             "Mutation.resetProgress",
@@ -469,7 +597,69 @@ async fn learner_a(app: &TestApp, tokens: &Tokens, n: usize, me: &str) -> Ids {
         json!({ "l": learner }),
     )
     .await;
-    Ids { learner, external_id, goal, session, event, attempt, me: me.to_owned() }
+    let data = staff(
+        app,
+        tokens,
+        "mutation($l: ID!) { createJournalEntry(input: { learnerId: $l, content: \"Secret diary\", moodTags: [\"sad\"], embedding: [1.0, 0.5, 0.0] }) { entry { id } } }",
+        json!({ "l": learner }),
+    )
+    .await;
+    let journal_entry = data["createJournalEntry"]["entry"]["id"].as_str().expect("entry id").to_owned();
+    let data = staff(
+        app,
+        tokens,
+        "mutation($je: ID!) { addJournalFollowUp(input: { entryId: $je, question: \"Why?\", answer: \"Secret\", synthesizedContent: \"Summary\" }) { followUp { id } } }",
+        json!({ "je": journal_entry }),
+    )
+    .await;
+    let follow_up = data["addJournalFollowUp"]["followUp"]["id"].as_str().expect("follow-up id").to_owned();
+    let data = staff(
+        app,
+        tokens,
+        "mutation($l: ID!) { postChatMessages(input: { learnerId: $l, messages: [{ role: USER, content: \"Secret chat\" }, { role: ASSISTANT, content: \"Reply\", agentPersona: \"coach\" }] }) { session { id } messages { id } } }",
+        json!({ "l": learner }),
+    )
+    .await;
+    let chat_session = data["postChatMessages"]["session"]["id"].as_str().expect("chat session id").to_owned();
+    let chat_message = data["postChatMessages"]["messages"][0]["id"].as_str().expect("message id").to_owned();
+    let data = staff(
+        app,
+        tokens,
+        "mutation($l: ID!, $c: ID!) { recordMentorSelection(input: { learnerId: $l, sessionId: $c, mentorId: \"sage\" }) { selection { id } } }",
+        json!({ "l": learner, "c": chat_session }),
+    )
+    .await;
+    let mentor_selection = data["recordMentorSelection"]["selection"]["id"].as_str().expect("selection id").to_owned();
+    let data = staff(
+        app,
+        tokens,
+        "mutation($l: ID!) { recordMeditationReflection(input: { learnerId: $l, durationMinutes: 10, reflection: \"Secret calm\", emotionalState: \"calm\", saveToJournal: true }) { reflection { id } } }",
+        json!({ "l": learner }),
+    )
+    .await;
+    let reflection = data["recordMeditationReflection"]["reflection"]["id"].as_str().expect("reflection id").to_owned();
+    staff(
+        app,
+        tokens,
+        "mutation($l: ID!) { saveConversationState(input: { learnerId: $l, state: { secret: 1 }, lastAgent: \"tutor\" }) { conversationState { version } } }",
+        json!({ "l": learner }),
+    )
+    .await;
+    Ids {
+        journal_entry,
+        follow_up,
+        chat_session,
+        chat_message,
+        mentor_selection,
+        reflection,
+        learner,
+        external_id,
+        goal,
+        session,
+        event,
+        attempt,
+        me: me.to_owned(),
+    }
 }
 
 const SNAPSHOT: &str =
@@ -486,6 +676,10 @@ fragment All on Learner {
   preferences { category value updatedAt } interests struggles
   cognitiveMetrics { taskName metrics recordedAt history(first: 2) { metrics } }
   objectives { objectiveId status score startedAt completedAt } badges { badgeId name earnedAt }
+  journalEntries(first: 20) { nodes { id content moodTags followUps(first: 5) { question answer } } }
+  conversationStates { sessionKey state version } activitySummary { chatMessages journalEntries meditationMinutes }
+  chatSessions(first: 5) { nodes { id endedAt messages(first: 10) { content } mentorSelections(first: 5) { mentorId } } }
+  meditationReflections(first: 5) { nodes { id reflection } }
 }";
 
 /// Row counts of every learner table and a staff read of A and the intruder.
