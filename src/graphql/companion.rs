@@ -189,9 +189,9 @@ impl LearnerCompanion {
     async fn conversation_state(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = "default", desc = "The conversation's key.")] session_key: String,
+        #[graphql(desc = "The conversation's key (null or left out: `default`).")] session_key: Option<String>,
     ) -> ApiResult<Option<ConversationState>> {
-        let key = validate::lookup("sessionKey", session_key)?;
+        let key = validate::lookup("sessionKey", session_key.unwrap_or_else(|| "default".to_owned()))?;
         Ok(loaders::state_by_key(ctx, &self.0, &key).await?.map(ConversationState))
     }
 

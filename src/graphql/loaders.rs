@@ -616,8 +616,8 @@ impl BatchLoad for Activity {
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
     async fn load(&self, keys: &[Uuid]) -> ApiResult<HashMap<Uuid, ActivityCounts>> {
-        use sea_orm::sea_query::{SelectStatement, UnionType};
         use sea_orm::FromQueryResult;
+        use sea_orm::sea_query::{SelectStatement, UnionType};
         let ids: Vec<Uuid> = keys.to_vec();
         // (what, table, time column, summed column, extra condition)
         let part = |what: &str, table: &str, at: &str, sum: Option<&str>, kind: Option<&str>| -> SelectStatement {

@@ -144,6 +144,14 @@ impl TestApp {
         serde_json::to_value(response).expect("response json")
     }
 
+    /// Executes one named operation of a document as `viewer`; returns the whole response.
+    pub async fn exec_named(&self, viewer: Viewer, query: &str, name: &str, variables: Value) -> Value {
+        let request = Request::new(query).operation_name(name).variables(Variables::from_json(variables)).data(viewer);
+        let schema = self.schema.clone();
+        let response = tokio::spawn(async move { schema.execute(request).await }).await.expect("request task");
+        serde_json::to_value(response).expect("response json")
+    }
+
     /// Executes as an open-mode viewer and returns `data`, failing the test on any error.
     pub async fn ok(&self, query: &str, variables: Value) -> Value {
         let response = self.exec_as(Viewer::Open, query, variables).await;

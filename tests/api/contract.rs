@@ -1,5 +1,8 @@
-//! Runs the client operations of ../shared/contract/ with real variables and checks the values.
+//! Runs the client operations of `contract/` (the API's promise to its clients) with real
+//! variables and checks the values; a test fails when an operation there is run by no test.
 
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
+use async_graphql::parser::{Pos, parse_query};
 use serde_json::{Value, json};
 
 use crate::common::{Backend, TestApp};
@@ -7,51 +10,84 @@ use crate::common::{Backend, TestApp};
 crate::on_each_backend!(
     profile_operations_run_as_clients_send_them,
     progress_operations_run_as_clients_send_them,
-    learner_page_and_node_operations_run
+    learner_page_and_node_operations_run,
+    details_operations_run_as_clients_send_them,
+    wellbeing_operations_run_as_clients_send_them,
 );
 
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contract");
+
 fn contract(file: &str) -> String {
-    let path = format!("{}/../shared/contract/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{DIR}/{file}");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
 }
 
-/// The text of one top-level definition of a document: a whole document is validated as one,
-/// and other operations in the same file may use fields that later work adds.
-fn extract(doc: &str, name: &str) -> String {
-    let text: String = doc.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
-    let mut depth = 0;
-    let mut start = None;
-    for (i, c) in text.char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => {
-                depth -= 1;
-                if depth == 0
-                    && let Some(s) = start.take()
-                {
-                    let def = &text[s..=i];
-                    let header = def.split(['(', '{']).next().unwrap_or("");
-                    if header.split_whitespace().nth(1) == Some(name) {
-                        return def.to_owned();
-                    }
-                }
-            }
-            c if depth == 0 && start.is_none() && !c.is_whitespace() => start = Some(i),
-            _ => {}
-        }
+/// Every definition of a document with the text it spans: from its parsed position to the next
+/// definition's. Each operation is sent alone (with the document's fragments), as clients send
+/// them: async-graphql validates every operation of a document it is given.
+fn definitions(doc: &str) -> (ExecutableDocument, Vec<(Option<String>, String)>) {
+    let parsed = parse_query(doc).unwrap_or_else(|e| panic!("contract document does not parse: {e}"));
+    let mut starts: Vec<(Pos, Option<String>)> = match &parsed.operations {
+        DocumentOperations::Single(op) => vec![(op.pos, None)],
+        DocumentOperations::Multiple(ops) => ops.iter().map(|(name, op)| (op.pos, Some(name.to_string()))).collect(),
+    };
+    starts.extend(parsed.fragments.values().map(|f| (f.pos, None)));
+    starts.sort_by_key(|(pos, _)| (pos.line, pos.column));
+    let offset = |pos: Pos| -> usize {
+        let line_start: usize = doc.split_inclusive('\n').take(pos.line - 1).map(str::len).sum();
+        line_start + doc[line_start..].char_indices().nth(pos.column - 1).map_or(0, |(i, _)| i)
+    };
+    let mut out = Vec::new();
+    for (i, (pos, name)) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).map_or(doc.len(), |(next, _)| offset(*next));
+        out.push((name.clone(), doc[offset(*pos)..end].to_owned()));
     }
-    panic!("no operation {name} in the contract document")
+    (parsed, out)
+}
+
+/// The text of one named operation and every fragment of its document.
+fn operation(doc: &str, name: &str) -> String {
+    let (_, defs) = definitions(doc);
+    let op = defs
+        .iter()
+        .find(|(n, _)| n.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no operation {name} in the contract document"))
+        .1
+        .clone();
+    let fragments = defs.into_iter().filter(|(n, text)| n.is_none() && text.trim_start().starts_with("fragment"));
+    std::iter::once(op).chain(fragments.map(|(_, t)| t)).collect::<Vec<_>>().join("\n")
 }
 
 /// Runs one named operation of a contract document and returns its data.
 async fn op(app: &TestApp, doc: &str, name: &str, variables: Value) -> Value {
-    let request = async_graphql::Request::new(extract(doc, name))
-        .operation_name(name)
-        .variables(async_graphql::Variables::from_json(variables))
-        .data(learngraph::auth::Viewer::Open);
-    let response = serde_json::to_value(app.schema.execute(request).await).expect("json");
+    let response = app.exec_named(learngraph::auth::Viewer::Open, &operation(doc, name), name, variables).await;
     assert!(response.get("errors").is_none(), "{name}: {response:#}");
     response["data"].clone()
+}
+
+/// Every operation in `contract/` is run by a test in this file (which also validates it: each
+/// is executed alone and must answer without errors).
+#[test]
+fn every_contract_operation_is_run_by_a_test() {
+    let tests =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/contract.rs")).expect("this file");
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for file in std::fs::read_dir(DIR).expect("contract/") {
+        let path = file.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("graphql") {
+            continue;
+        }
+        let doc = std::fs::read_to_string(&path).expect("read");
+        for name in definitions(&doc).1.into_iter().filter_map(|(n, _)| n) {
+            seen += 1;
+            if !tests.contains(&format!("\"{name}\"")) {
+                missing.push(format!("{} {name}", path.display()));
+            }
+        }
+    }
+    assert!(seen >= 20, "the contract operations were found ({seen})");
+    assert!(missing.is_empty(), "contract operations that no test runs: {missing:?}");
 }
 
 async fn profile_operations_run_as_clients_send_them(b: Backend) {
@@ -196,4 +232,132 @@ async fn learner_page_and_node_operations_run(b: Backend) {
     assert_eq!(next["learners"]["edges"][0]["node"]["externalId"], "TestUser");
     let node = op(&app, &doc, "NodeById", json!({ "id": id })).await;
     assert_eq!(node["node"], json!({ "id": id, "__typename": "Learner" }));
+}
+
+async fn details_operations_run_as_clients_send_them(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let doc = contract("details.graphql");
+    let l = app.learner("dala").await;
+    let pref =
+        op(&app, &doc, "SetPreference", json!({ "learnerId": l, "category": "learning_style", "value": "visual" }))
+            .await;
+    assert_eq!(pref["setPreference"]["preference"]["value"], "visual");
+    assert!(pref["setPreference"]["preference"]["updatedAt"].is_string());
+    let interest = op(&app, &doc, "AddInterest", json!({ "learnerId": l, "name": "chess" })).await;
+    assert_eq!(interest["addInterest"]["learner"]["interests"], json!(["chess"]));
+    let struggle = op(&app, &doc, "AddStruggle", json!({ "learnerId": l, "description": "fractions" })).await;
+    assert_eq!(struggle["addStruggle"]["learner"]["struggles"], json!(["fractions"]));
+    let metric = op(
+        &app,
+        &doc,
+        "RecordCognitiveMetric",
+        json!({ "learnerId": l, "taskName": "working_memory", "metrics": { "accuracy": 0.8, "attempts": 1 } }),
+    )
+    .await;
+    assert_eq!(metric["recordCognitiveMetric"]["metric"]["metrics"], json!({ "accuracy": 0.8, "attempts": 1 }));
+    let objective = op(
+        &app,
+        &doc,
+        "UpdateObjectiveProgress",
+        json!({ "learnerId": l, "objectiveId": "lo-1", "status": "COMPLETED", "score": 0.9 }),
+    )
+    .await;
+    let o = &objective["updateObjectiveProgress"]["objective"];
+    assert_eq!((o["status"].clone(), o["score"].clone()), (json!("COMPLETED"), json!(0.9)));
+    assert!(o["startedAt"].is_string() && o["completedAt"].is_string());
+    let badge =
+        op(&app, &doc, "AwardBadge", json!({ "learnerId": l, "badgeId": "first", "name": "First steps" })).await;
+    assert_eq!(badge["awardBadge"]["newlyAwarded"], true);
+    let again =
+        op(&app, &doc, "AwardBadge", json!({ "learnerId": l, "badgeId": "first", "name": "First steps" })).await;
+    assert_eq!(again["awardBadge"]["newlyAwarded"], false);
+    assert_eq!(again["awardBadge"]["badge"], badge["awardBadge"]["badge"]);
+}
+
+async fn wellbeing_operations_run_as_clients_send_them(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let doc = contract("wellbeing.graphql");
+    let l = app.learner("companion").await;
+    let entry = op(
+        &app,
+        &doc,
+        "CreateJournalEntry",
+        json!({ "learnerId": l, "content": "Today I tried again.", "moodTags": ["hopeful"], "embedding": [0.9, 0.1, 0.0] }),
+    )
+    .await;
+    let e = &entry["createJournalEntry"]["entry"];
+    assert_eq!(
+        (e["content"].clone(), e["moodTags"].clone(), e["source"].clone()),
+        (json!("Today I tried again."), json!(["hopeful"]), json!("MANUAL"))
+    );
+    let follow = op(
+        &app,
+        &doc,
+        "AddJournalFollowUp",
+        json!({ "entryId": e["id"], "question": "What changed?", "answer": "I slept", "synthesizedContent": "Sleep helps me try again." }),
+    )
+    .await;
+    let f = &follow["addJournalFollowUp"]["followUp"];
+    assert_eq!(f["synthesizedEntry"]["source"], "SYNTHESIS");
+    assert_eq!(f["synthesizedEntry"]["content"], "Sleep helps me try again.");
+    let similar =
+        op(&app, &doc, "SimilarEntries", json!({ "externalId": "companion", "embedding": [1.0, 0.0, 0.0] })).await;
+    let matches = similar["learner"]["similarJournalEntries"].as_array().expect("matches");
+    assert_eq!(matches.len(), 1, "only the entry with an embedding");
+    assert_eq!(matches[0]["entry"]["id"], e["id"]);
+    assert!((matches[0]["score"].as_f64().expect("score") - 0.9 / (0.82f64).sqrt()).abs() < 1e-6);
+
+    let saved = op(
+        &app,
+        &doc,
+        "SaveConversationState",
+        json!({ "learnerId": l, "state": { "step": 2 }, "lastAgent": "coach" }),
+    )
+    .await;
+    assert_eq!(saved["saveConversationState"]["conversationState"]["sessionKey"], "default");
+    let loaded = op(&app, &doc, "LoadConversationState", json!({ "externalId": "companion" })).await;
+    assert_eq!(loaded["learner"]["conversationState"]["state"], json!({ "step": 2 }));
+    assert_eq!(loaded["learner"]["conversationState"]["lastAgent"], "coach");
+    let cleared = op(&app, &doc, "ClearConversationState", json!({ "learnerId": l })).await;
+    assert_eq!(cleared["clearConversationState"]["cleared"], true);
+    let gone = op(&app, &doc, "LoadConversationState", json!({ "externalId": "companion" })).await;
+    assert_eq!(gone["learner"]["conversationState"], Value::Null);
+
+    let posted = op(
+        &app,
+        &doc,
+        "PostChatMessages",
+        json!({ "learnerId": l, "messages": [{ "role": "USER", "content": "I'm nervous" }, { "role": "ASSISTANT", "content": "Let's breathe", "agentPersona": "calm-coach" }] }),
+    )
+    .await;
+    let session = posted["postChatMessages"]["session"].clone();
+    assert_eq!(session["kind"], "CHAT");
+    assert_eq!(posted["postChatMessages"]["messages"][1]["agentPersona"], "calm-coach");
+    let mentor = op(
+        &app,
+        &doc,
+        "RecordMentorSelection",
+        json!({ "learnerId": l, "sessionId": session["id"], "mentorId": "sage", "contextKeywords": "exams" }),
+    )
+    .await;
+    assert_eq!(mentor["recordMentorSelection"]["selection"]["mentorId"], "sage");
+    let history = op(&app, &doc, "ChatHistory", json!({ "externalId": "companion" })).await;
+    let node = &history["learner"]["chatSessions"]["edges"][0]["node"];
+    assert_eq!(node["messages"].as_array().map(Vec::len), Some(2));
+    assert_eq!(node["messages"][0]["content"], "I'm nervous");
+    assert_eq!(node["mentorSelections"], json!([{ "mentorId": "sage" }]));
+
+    let reflected = op(
+        &app,
+        &doc,
+        "RecordMeditationReflection",
+        json!({ "learnerId": l, "durationMinutes": 10, "reflection": "Calmer now", "insight": "Breath anchors you", "emotionalState": "calm", "saveToJournal": true }),
+    )
+    .await;
+    let r = &reflected["recordMeditationReflection"];
+    assert_eq!(r["session"]["kind"], "MEDITATION");
+    assert!(r["session"]["endedAt"].is_string());
+    assert_eq!(r["journalEntry"]["moodTags"], json!(["meditative", "calm"]));
+    assert_eq!(r["journalEntry"]["source"], "MEDITATION");
+    assert_eq!(r["reflection"]["emotionalState"], "calm");
 }
