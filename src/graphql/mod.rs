@@ -5,6 +5,7 @@ pub mod batch;
 pub mod companion;
 pub mod details;
 pub mod details_write;
+pub mod errors;
 pub mod event;
 pub mod goal;
 pub mod ids;
@@ -20,13 +21,7 @@ pub mod session;
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
-};
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{
-    Context, EmptySubscription, MergedObject, Response, Schema, ServerError, ServerResult, ValidationResult, Variables,
-};
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{Auth, Viewer};
@@ -92,7 +87,7 @@ pub fn build_schema(state: AppState) -> AppSchema {
         .data(state.clone())
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
-        .extension(ErrorCodes);
+        .extension(errors::ErrorCodes);
     // With auth on, "Did you mean …" would describe the schema to anyone probing it.
     if !state.auth.is_open() {
         builder = builder.disable_suggestions();
@@ -112,75 +107,4 @@ pub fn state<'a>(ctx: &Context<'a>) -> ApiResult<&'a AppState> {
 /// The viewer set by the HTTP layer; a request without one (a bug) sees nothing.
 pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
     ctx.data_opt::<Viewer>().unwrap_or(&Viewer::Anonymous)
-}
-
-/// Gives every error a stable `extensions.code`: parse and validation failures and query limits
-/// are raised by async-graphql without one.
-struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodes)
-    }
-}
-
-fn with_code(mut err: ServerError, code: &str) -> ServerError {
-    let ext = err.extensions.get_or_insert_with(Default::default);
-    if ext.get("code").is_none() {
-        ext.set("code", code);
-    }
-    err
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ErrorCodes {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        response.errors = std::mem::take(&mut response.errors)
-            .into_iter()
-            .map(|err| {
-                // Input coercion failures (a malformed DateTime, a wrong variable type) are the
-                // client's; anything else without a code is ours.
-                let code = if err.message.starts_with("Failed to parse")
-                    || err.message.starts_with("Invalid value for argument")
-                {
-                    "BAD_USER_INPUT"
-                } else {
-                    "INTERNAL"
-                };
-                with_code(err, code)
-            })
-            .collect();
-        response
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|e| with_code(e, "GRAPHQL_PARSE_FAILED"))
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|e| {
-                    let code = match e.message.as_str() {
-                        "Query is nested too deep." => "QUERY_TOO_DEEP",
-                        "Query is too complex." => "QUERY_TOO_COMPLEX",
-                        _ => "GRAPHQL_VALIDATION_FAILED",
-                    };
-                    with_code(e, code)
-                })
-                .collect()
-        })
-    }
 }

@@ -8,6 +8,7 @@ mod bounds;
 mod cli;
 mod contract;
 mod details;
+mod errors;
 mod events;
 mod goals;
 mod http;

@@ -1,0 +1,117 @@
+//! Gives every error a stable `extensions.code`. async-graphql raises parse, validation, limit and
+//! request errors without one; they are classified here by the one table below, and anything left
+//! uncoded is ours (INTERNAL, logged). The English messages matched are async-graphql's own, so
+//! tests/api/errors.rs sends a request for each row: an upgrade that changes a message fails there.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
+
+/// Messages of errors a client caused, by how they start, and their codes.
+const CLIENT_ERRORS: &[(&str, &str)] = &[
+    // Input coercion: a malformed DateTime, a wrong variable type, null for a non-null field.
+    ("Failed to parse", "BAD_USER_INPUT"),
+    ("Invalid value for argument", "BAD_USER_INPUT"),
+    ("Expected input type", "BAD_USER_INPUT"),
+    // The request names an operation the document does not have, or none in a document of several.
+    ("Unknown operation named", "OPERATION_NOT_FOUND"),
+    ("Operation name required in request", "OPERATION_NAME_REQUIRED"),
+];
+
+/// Validation messages of the query limits, and their codes.
+const LIMITS: &[(&str, &str)] =
+    &[("Query is nested too deep.", "QUERY_TOO_DEEP"), ("Query is too complex.", "QUERY_TOO_COMPLEX")];
+
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodes)
+    }
+}
+
+fn with_code(mut err: ServerError, code: &str) -> ServerError {
+    let ext = err.extensions.get_or_insert_with(Default::default);
+    if ext.get("code").is_none() {
+        ext.set("code", code);
+    }
+    err
+}
+
+fn has_code(err: &ServerError) -> bool {
+    err.extensions.as_ref().is_some_and(|e| e.get("code").is_some())
+}
+
+/// async-graphql says "Variable n is not defined." both for an undeclared variable and for a
+/// declared one the request did not provide; by the time a document has passed validation it can
+/// only be the second.
+fn missing_variable(message: &str) -> Option<&str> {
+    message.strip_prefix("Variable ")?.strip_suffix(" is not defined.")
+}
+
+/// An input value that does not fit its type.
+fn is_coercion(message: &str) -> bool {
+    CLIENT_ERRORS.iter().any(|(start, code)| *code == "BAD_USER_INPUT" && message.starts_with(start))
+}
+
+/// The code and the message a client gets for an uncoded error.
+fn classify(err: ServerError) -> ServerError {
+    if has_code(&err) {
+        return err;
+    }
+    if let Some(name) = missing_variable(&err.message) {
+        let mut err = err.clone();
+        err.message = format!("variable `${name}` is required by the operation but was not provided");
+        return with_code(err, "BAD_USER_INPUT");
+    }
+    if let Some((_, code)) = CLIENT_ERRORS.iter().find(|(start, _)| err.message.starts_with(start)) {
+        return with_code(err, code);
+    }
+    tracing::error!(message = %err.message, "uncoded error from the GraphQL executor");
+    with_code(err, "INTERNAL")
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ErrorCodes {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        response.errors = std::mem::take(&mut response.errors).into_iter().map(classify).collect();
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables).await.map_err(|e| with_code(e, "GRAPHQL_PARSE_FAILED"))
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| {
+                    // Raised while validating against the variables' values: a declared variable
+                    // without a value, or a value of the wrong type, is the client's input.
+                    if missing_variable(&e.message).is_some() || is_coercion(&e.message) {
+                        return classify(e);
+                    }
+                    let code =
+                        LIMITS.iter().find(|(m, _)| e.message == *m).map_or("GRAPHQL_VALIDATION_FAILED", |(_, c)| c);
+                    with_code(e, code)
+                })
+                .collect()
+        })
+    }
+}
