@@ -79,7 +79,7 @@ pub struct Config {
     /// HS256 secret for bearer tokens. Without it the server runs in open development mode:
     /// every request may read and write everything.
     #[arg(long, global = true, env = "LEARNGRAPH_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
 
     /// Allow open development mode (no secret) on a non-loopback address.
     #[arg(long, global = true, env = "LEARNGRAPH_ALLOW_OPEN", default_value_t = false)]
@@ -126,10 +126,72 @@ pub struct Config {
     pub log: String,
 }
 
+/// A secret setting: usable, but never printed (`Debug` shows `***`), so a logged `Config` or a
+/// panic message cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
 impl Config {
-    /// Defaults for everything, with the given database: what tests and tools start from.
+    /// Defaults for everything, with the given database: what tests and tools start from. The
+    /// `LEARNGRAPH_*` variables of the environment are ignored, so a developer's shell cannot
+    /// change a test's settings.
     pub fn for_database(url: &str) -> Self {
-        let cli = Cli::parse_from(["learngraph", "--database-url", url]);
-        cli.config
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Cli::command().mut_args(|a| a.env(None));
+        let matches = command.get_matches_from(["learngraph", "--database-url", url]);
+        match Cli::from_arg_matches(&matches) {
+            Ok(cli) => cli.config,
+            // Only reachable if a default value stops parsing: a bug here, not input.
+            Err(e) => panic!("built-in defaults do not parse: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_secret() {
+        let mut config = Config::for_database("sqlite::memory:");
+        config.jwt_secret = Some(Secret::new("hunter2-very-secret"));
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("***"));
+    }
+
+    #[test]
+    fn defaults_for_tests_ignore_the_environment() {
+        use clap::CommandFactory;
+        // The command tests build has no environment fallback on any argument.
+        let command = Cli::command().mut_args(|a| a.env(None));
+        assert!(command.get_arguments().all(|a| a.get_env().is_none()));
+        let config = Config::for_database("sqlite::memory:");
+        assert_eq!(config.max_complexity, 50_000);
+        assert!(config.jwt_secret.is_none());
     }
 }

@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token { sub, role, ttl_seconds } => {
-            let auth = Auth::new(config.jwt_secret.as_deref());
+            let auth = Auth::new(config.jwt_secret.as_ref().map(learngraph::config::Secret::expose));
             let token = auth
                 .mint(&sub, role, ttl_seconds)
                 .context("set LEARNGRAPH_JWT_SECRET (or --jwt-secret) to mint tokens")?;

@@ -44,7 +44,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: DatabaseConnection, config: Config, clock: Clock) -> Self {
-        let auth = Auth::new(config.jwt_secret.as_deref());
+        let auth = Auth::new(config.jwt_secret.as_ref().map(crate::config::Secret::expose));
         AppState {
             db,
             config: Arc::new(config),

@@ -12,10 +12,11 @@ crate::on_each_backend!(
     learners_list_is_for_staff_only,
     service_tokens_reach_every_learner,
     suggestions_are_off_when_auth_is_on,
+    expiry_allows_30_seconds_of_clock_skew_and_no_more,
 );
 
 async fn secured(b: Backend) -> TestApp {
-    TestApp::spawn_with(b, Default::default(), |c| c.jwt_secret = Some(SECRET.into())).await
+    TestApp::spawn_with(b, Default::default(), |c| c.jwt_secret = Some(learngraph::config::Secret::new(SECRET))).await
 }
 
 const ENSURE: &str =
@@ -150,4 +151,18 @@ async fn suggestions_are_off_when_auth_is_on(b: Backend) {
     let message = body["errors"][0]["message"].as_str().expect("message");
     assert!(!message.contains("Did you mean"), "{message}");
     assert_eq!(first_code(&body), "GRAPHQL_VALIDATION_FAILED");
+}
+
+/// Clocks of token issuers and servers drift: a token is accepted up to 30 s after `exp`, and
+/// refused after that.
+async fn expiry_allows_30_seconds_of_clock_skew_and_no_more(b: Backend) {
+    let app = secured(b).await;
+    let just_expired = token_with(SECRET, -10, Algorithm::HS256);
+    let (status, body) = app.post(Some(&just_expired), json!({ "query": "{ viewer { id } }" })).await;
+    assert_eq!(status, 200, "{body}");
+    let long_expired = token_with(SECRET, -120, Algorithm::HS256);
+    let (status, body) = app.post(Some(&long_expired), json!({ "query": "{ viewer { id } }" })).await;
+    assert_eq!(status, 401);
+    assert_eq!(first_code(&body), "UNAUTHENTICATED");
+    assert!(body["errors"][0]["message"].as_str().is_some_and(|m| m.contains("expired")), "{body}");
 }

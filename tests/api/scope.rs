@@ -500,7 +500,9 @@ struct Tokens {
 /// Runs the selected rows, each on learner A's data (fresh for each row when `fresh`, as
 /// mutations consume it), and fails once listing every row that broke its rule.
 async fn run(b: Backend, select: impl Fn(&Row) -> bool, fresh: bool) {
-    let app = TestApp::spawn_with(b, Default::default(), |c| c.jwt_secret = Some(SECRET.into())).await;
+    let app =
+        TestApp::spawn_with(b, Default::default(), |c| c.jwt_secret = Some(learngraph::config::Secret::new(SECRET)))
+            .await;
     let tokens = Tokens {
         staff: app.token("ops", Role::Staff),
         service: app.token("tutor", Role::Service),
