@@ -1,6 +1,5 @@
 //! The wellbeing companion: agent conversation state, chat messages and mentor selections.
 
-use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::session::SessionKind as StoredKind;
@@ -24,6 +23,7 @@ pub const MAX_STATES: usize = 100;
 /// An AI agent's saved state of a conversation with the learner.
 pub struct ConversationState(conversation_state::Model);
 
+/// An AI agent's saved state of a conversation with the learner.
 #[Object]
 impl ConversationState {
     /// The conversation's key (default `default`).
@@ -76,6 +76,7 @@ impl ChatMessage {
     }
 }
 
+/// A message in a CHAT session.
 #[Object]
 impl ChatMessage {
     /// Global id (opaque).
@@ -113,6 +114,7 @@ impl ChatMessage {
 /// A mentor the learner chose in a chat session.
 pub struct MentorSelection(mentor_selection::Model);
 
+/// A mentor the learner chose in a chat session.
 #[Object]
 impl MentorSelection {
     /// Global id (opaque).
@@ -183,6 +185,7 @@ pub async fn mentor_selections_of(
 /// The companion fields of `Learner`.
 pub struct LearnerCompanion(pub LearnerScope);
 
+/// The companion fields of `Learner`.
 #[Object]
 impl LearnerCompanion {
     /// The agent state saved under `sessionKey`; null when none is.
@@ -209,7 +212,7 @@ impl LearnerCompanion {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 1..=100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
-    ) -> ApiResult<Connection<String, Session>> {
+    ) -> ApiResult<page::Connection<Session>> {
         let (state, _) = parts(ctx)?;
         let select = of_learner::<session::Entity>(&self.0).filter(session::Column::Kind.eq(StoredKind::Chat));
         page::keyset(
@@ -333,6 +336,7 @@ impl CompanionMutation {
     async fn save_conversation_state(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The learner, the session key, the state and the version the writer read.")]
         input: SaveConversationStateInput,
     ) -> ApiResult<SaveConversationStatePayload> {
         let state = parts(ctx)?.0;
@@ -361,7 +365,7 @@ impl CompanionMutation {
     async fn clear_conversation_state(
         &self,
         ctx: &Context<'_>,
-        input: ClearConversationStateInput,
+        #[graphql(desc = "The learner and the session key.")] input: ClearConversationStateInput,
     ) -> ApiResult<ClearConversationStatePayload> {
         let key = store::companion::session_key(input.session_key)?;
         let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
@@ -376,7 +380,7 @@ impl CompanionMutation {
     async fn post_chat_messages(
         &self,
         ctx: &Context<'_>,
-        input: PostChatMessagesInput,
+        #[graphql(desc = "The learner, the messages and the session.")] input: PostChatMessagesInput,
     ) -> ApiResult<PostChatMessagesPayload> {
         if input.messages.is_empty() || input.messages.len() > MAX_MESSAGES_PER_POST {
             return Err(ApiError::bad_input("messages", format!("give 1..={MAX_MESSAGES_PER_POST} messages")));
@@ -419,7 +423,7 @@ impl CompanionMutation {
     async fn record_mentor_selection(
         &self,
         ctx: &Context<'_>,
-        input: RecordMentorSelectionInput,
+        #[graphql(desc = "The learner, the chat session and the mentor.")] input: RecordMentorSelectionInput,
     ) -> ApiResult<RecordMentorSelectionPayload> {
         let session_id = ids::decode("sessionId", &input.session_id, Kind::Session)?;
         let mentor = validate::key("mentorId", &input.mentor_id, validate::MAX_KEY_CHARS)?;

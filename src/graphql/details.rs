@@ -27,6 +27,7 @@ pub enum ObjectiveStatus {
 /// A learner's value for one preference category.
 pub struct Preference(pub preference::Model);
 
+/// A learner's value for one preference category.
 #[Object]
 impl Preference {
     /// The category (e.g. `learning_style`), unique per learner.
@@ -62,6 +63,7 @@ impl CognitiveMetric {
 /// One record of a diagnostic task.
 pub struct CognitiveMetricRecord(entity::cognitive_metric_record::Model);
 
+/// One record of a diagnostic task.
 #[Object]
 impl CognitiveMetricRecord {
     /// The metrics as recorded (free-form JSON, e.g. `{"accuracy": 0.8}`).
@@ -74,6 +76,7 @@ impl CognitiveMetricRecord {
     }
 }
 
+/// The latest metrics of one diagnostic task, with the earlier records.
 #[Object]
 impl CognitiveMetric {
     /// The diagnostic task (e.g. `working_memory`), unique per learner.
@@ -113,6 +116,7 @@ impl ObjectiveProgress {
     }
 }
 
+/// A learner's progress on one learning objective.
 #[Object]
 impl ObjectiveProgress {
     /// The objective (the client's key), unique per learner.
@@ -159,6 +163,7 @@ impl ObjectiveProgress {
 /// A badge a learner earned.
 pub struct Badge(pub badge::Model);
 
+/// A badge a learner earned.
 #[Object]
 impl Badge {
     /// The badge (the client's key), unique per learner.
@@ -188,6 +193,8 @@ fn list_cost(child_complexity: usize) -> usize {
 /// and is loaded for a whole page of learners in one statement.
 pub struct LearnerDetails(pub LearnerScope);
 
+/// The detail fields of `Learner`. Each list holds at most 100 items (a limit checked on write)
+/// and is loaded for a whole page of learners in one statement.
 #[Object]
 impl LearnerDetails {
     /// Preferences, by category.

@@ -286,7 +286,11 @@ pub struct DetailsMutation;
 impl DetailsMutation {
     /// Sets a learner's value for a preference category; setting it again replaces the value.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn set_preference(&self, ctx: &Context<'_>, input: SetPreferenceInput) -> ApiResult<SetPreferencePayload> {
+    async fn set_preference(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learner, the category and its value.")] input: SetPreferenceInput,
+    ) -> ApiResult<SetPreferencePayload> {
         let category = rules::key("category", &input.category)?;
         let value = validate::text("value", &input.value, validate::MAX_TEXT_CHARS)?;
         let now = parts(ctx)?.0.clock.now();
@@ -301,7 +305,7 @@ impl DetailsMutation {
     async fn remove_preference(
         &self,
         ctx: &Context<'_>,
-        input: RemovePreferenceInput,
+        #[graphql(desc = "The learner and the category to remove.")] input: RemovePreferenceInput,
     ) -> ApiResult<DetailChangePayload> {
         let category = validate::lookup("category", input.category)?;
         let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
@@ -312,25 +316,41 @@ impl DetailsMutation {
 
     /// Adds an interest; adding one twice changes nothing.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn add_interest(&self, ctx: &Context<'_>, input: InterestInput) -> ApiResult<DetailChangePayload> {
+    async fn add_interest(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learner and the interest.")] input: InterestInput,
+    ) -> ApiResult<DetailChangePayload> {
         add(ctx, &input.learner_id, ItemKind::Interest, rules::item("name", &input.name)?).await
     }
 
     /// Removes an interest; removing a missing one changes nothing.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn remove_interest(&self, ctx: &Context<'_>, input: InterestInput) -> ApiResult<DetailChangePayload> {
+    async fn remove_interest(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learner and the interest.")] input: InterestInput,
+    ) -> ApiResult<DetailChangePayload> {
         remove(ctx, &input.learner_id, ItemKind::Interest, rules::item("name", &input.name)?).await
     }
 
     /// Adds something the learner struggles with; adding one twice changes nothing.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn add_struggle(&self, ctx: &Context<'_>, input: StruggleInput) -> ApiResult<DetailChangePayload> {
+    async fn add_struggle(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learner and what it struggles with.")] input: StruggleInput,
+    ) -> ApiResult<DetailChangePayload> {
         add(ctx, &input.learner_id, ItemKind::Struggle, rules::item("description", &input.description)?).await
     }
 
     /// Removes a struggle; removing a missing one changes nothing.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn remove_struggle(&self, ctx: &Context<'_>, input: StruggleInput) -> ApiResult<DetailChangePayload> {
+    async fn remove_struggle(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learner and the struggle.")] input: StruggleInput,
+    ) -> ApiResult<DetailChangePayload> {
         remove(ctx, &input.learner_id, ItemKind::Struggle, rules::item("description", &input.description)?).await
     }
 
@@ -340,7 +360,7 @@ impl DetailsMutation {
     async fn record_cognitive_metric(
         &self,
         ctx: &Context<'_>,
-        input: RecordCognitiveMetricInput,
+        #[graphql(desc = "The learner, the diagnostic task and its metrics.")] input: RecordCognitiveMetricInput,
     ) -> ApiResult<RecordCognitiveMetricPayload> {
         let state = parts(ctx)?.0;
         let task = rules::key("taskName", &input.task_name)?;
@@ -360,7 +380,7 @@ impl DetailsMutation {
     async fn update_objective_progress(
         &self,
         ctx: &Context<'_>,
-        input: UpdateObjectiveProgressInput,
+        #[graphql(desc = "The learner, the objective and its new status.")] input: UpdateObjectiveProgressInput,
     ) -> ApiResult<UpdateObjectiveProgressPayload> {
         let state = parts(ctx)?.0;
         let entry = ObjectiveEntry {
@@ -379,7 +399,11 @@ impl DetailsMutation {
 
     /// Awards a badge once: awarding it again returns the stored badge with `newlyAwarded: false`.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn award_badge(&self, ctx: &Context<'_>, input: AwardBadgeInput) -> ApiResult<AwardBadgePayload> {
+    async fn award_badge(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learner and the badge.")] input: AwardBadgeInput,
+    ) -> ApiResult<AwardBadgePayload> {
         let state = parts(ctx)?.0;
         let now = state.clock.now();
         let entry = BadgeEntry {
@@ -400,7 +424,7 @@ impl DetailsMutation {
     async fn sync_learner_profile(
         &self,
         ctx: &Context<'_>,
-        input: SyncLearnerProfileInput,
+        #[graphql(desc = "The learner, the whole detail profile and how to apply it.")] input: SyncLearnerProfileInput,
     ) -> ApiResult<SyncLearnerProfilePayload> {
         let state = parts(ctx)?.0;
         let now = state.clock.now();

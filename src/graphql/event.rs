@@ -1,6 +1,5 @@
 //! The append-only interaction log.
 
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::event;
@@ -29,6 +28,7 @@ impl LearnerEvent {
     }
 }
 
+/// One interaction of a learner (kind + JSON payload), as logged by a client.
 #[Object]
 impl LearnerEvent {
     /// Global id (opaque).
@@ -64,6 +64,7 @@ impl LearnerEvent {
 /// The event fields of `Learner`.
 pub struct LearnerEvents(pub LearnerScope);
 
+/// The event fields of `Learner`.
 #[Object]
 impl LearnerEvents {
     /// The interaction log, newest first (by `occurredAt`).
@@ -75,7 +76,7 @@ impl LearnerEvents {
         #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
         #[graphql(desc = "Only events of this kind.")] kind: Option<String>,
         #[graphql(desc = "Only events about this goal.")] goal_id: Option<ID>,
-    ) -> ApiResult<Connection<String, LearnerEvent>> {
+    ) -> ApiResult<page::Connection<LearnerEvent>> {
         let (state, _) = parts(ctx)?;
         let mut select = of_learner::<event::Entity>(&self.0);
         if let Some(kind) = kind {
@@ -128,7 +129,11 @@ pub struct EventMutation;
 impl EventMutation {
     /// Appends an event to a learner's log.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn log_event(&self, ctx: &Context<'_>, input: LogEventInput) -> ApiResult<LogEventPayload> {
+    async fn log_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learner and the event to append.")] input: LogEventInput,
+    ) -> ApiResult<LogEventPayload> {
         let state = parts(ctx)?.0;
         let now = state.clock.now();
         let goal_id = input.goal_id.as_ref().map(|g| ids::decode("goalId", g, Kind::Goal)).transpose()?;

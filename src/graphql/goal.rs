@@ -52,6 +52,7 @@ pub struct GoalProfileVersion {
 /// Most goals one `goals` list returns (and its default).
 const MAX_GOALS: i32 = 100;
 
+/// A learning goal of one learner, with the learner's profile for that goal.
 #[Object]
 impl Goal {
     /// Global id (opaque).
@@ -121,6 +122,7 @@ impl Goal {
 /// The goal fields of `Learner`.
 pub struct LearnerGoals(pub LearnerScope);
 
+/// The goal fields of `Learner`.
 #[Object]
 impl LearnerGoals {
     /// The learner's goals, oldest first, optionally only those with `status`.
@@ -206,7 +208,11 @@ pub struct GoalMutation;
 impl GoalMutation {
     /// Creates a goal for a learner.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn create_goal(&self, ctx: &Context<'_>, input: CreateGoalInput) -> ApiResult<GoalPayload> {
+    async fn create_goal(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learner and the goal to create.")] input: CreateGoalInput,
+    ) -> ApiResult<GoalPayload> {
         let state = parts(ctx)?.0;
         let new = NewGoal::parse(
             input.external_id,
@@ -224,7 +230,11 @@ impl GoalMutation {
 
     /// Changes a goal's title or status.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn update_goal(&self, ctx: &Context<'_>, input: UpdateGoalInput) -> ApiResult<GoalPayload> {
+    async fn update_goal(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The goal and the fields to change.")] input: UpdateGoalInput,
+    ) -> ApiResult<GoalPayload> {
         let title = input.title.map(|t| validate::key("title", &t, validate::MAX_NAME_CHARS)).transpose()?;
         let now = parts(ctx)?.0.clock.now();
         let (txn, scope, current) = access::write_owned::<goal::Entity>(ctx, "id", &input.id, Kind::Goal).await?;
@@ -236,7 +246,11 @@ impl GoalMutation {
     /// Replaces a goal's profile, keeping the previous versions. With `expectedVersion`, a stale
     /// writer gets CONFLICT and nothing changes.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn update_goal_profile(&self, ctx: &Context<'_>, input: UpdateGoalProfileInput) -> ApiResult<GoalPayload> {
+    async fn update_goal_profile(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The goal, its new profile and the version the writer read.")] input: UpdateGoalProfileInput,
+    ) -> ApiResult<GoalPayload> {
         let state = parts(ctx)?.0;
         let Json(profile) = input.profile;
         validate::json_size("profile", &profile, state.config.max_json_bytes)?;

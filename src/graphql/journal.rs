@@ -1,6 +1,5 @@
 //! The journal: entries, follow-ups and similarity search.
 
-use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{journal_entry, journal_follow_up, journal_mood_tag};
@@ -42,6 +41,7 @@ impl JournalEntry {
     }
 }
 
+/// A journal entry.
 #[Object]
 impl JournalEntry {
     /// Global id (opaque).
@@ -107,6 +107,7 @@ impl JournalFollowUp {
     }
 }
 
+/// A follow-up question on a journal entry and the learner's answer.
 #[Object]
 impl JournalFollowUp {
     /// Global id (opaque).
@@ -155,6 +156,7 @@ pub struct JournalMatch {
 /// The journal fields of `Learner`.
 pub struct LearnerJournal(pub LearnerScope);
 
+/// The journal fields of `Learner`.
 #[Object]
 impl LearnerJournal {
     /// Journal entries, newest first (by `createdAt`).
@@ -167,7 +169,7 @@ impl LearnerJournal {
         #[graphql(desc = "Only entries with this mood tag.")] mood_tag: Option<String>,
         #[graphql(desc = "Only entries written at or after this instant.")] since: Option<DateTime<Utc>>,
         #[graphql(desc = "Only entries written before this instant.")] until: Option<DateTime<Utc>>,
-    ) -> ApiResult<Connection<String, JournalEntry>> {
+    ) -> ApiResult<page::Connection<JournalEntry>> {
         let (state, _) = parts(ctx)?;
         let mut select = of_learner::<journal_entry::Entity>(&self.0);
         if let Some(tag) = mood_tag {
@@ -317,7 +319,7 @@ impl JournalMutation {
     async fn create_journal_entry(
         &self,
         ctx: &Context<'_>,
-        input: CreateJournalEntryInput,
+        #[graphql(desc = "The learner and the entry.")] input: CreateJournalEntryInput,
     ) -> ApiResult<JournalEntryPayload> {
         let new = NewEntry {
             content: store::journal::content("content", &input.content)?,
@@ -346,7 +348,7 @@ impl JournalMutation {
     async fn update_journal_entry(
         &self,
         ctx: &Context<'_>,
-        input: UpdateJournalEntryInput,
+        #[graphql(desc = "The entry and the fields to change.")] input: UpdateJournalEntryInput,
     ) -> ApiResult<JournalEntryPayload> {
         let changes = EntryChanges {
             content: input.content.map(|c| store::journal::content("content", &c)).transpose()?,
@@ -370,7 +372,7 @@ impl JournalMutation {
     async fn delete_journal_entry(
         &self,
         ctx: &Context<'_>,
-        input: DeleteJournalEntryInput,
+        #[graphql(desc = "The entry to delete.")] input: DeleteJournalEntryInput,
     ) -> ApiResult<DeleteJournalEntryPayload> {
         let (txn, scope, current) =
             access::write_owned::<journal_entry::Entity>(ctx, "id", &input.id, Kind::JournalEntry).await?;
@@ -385,7 +387,7 @@ impl JournalMutation {
     async fn add_journal_follow_up(
         &self,
         ctx: &Context<'_>,
-        input: AddJournalFollowUpInput,
+        #[graphql(desc = "The entry, the exchange and an optional synthesis.")] input: AddJournalFollowUpInput,
     ) -> ApiResult<AddJournalFollowUpPayload> {
         let synthesized = match input.synthesized_content {
             Some(text) => Some((

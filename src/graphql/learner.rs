@@ -1,7 +1,6 @@
 //! Learners: the `Learner` type (merged from each domain's fields), `viewer`/`learner`/`learners`,
 //! and ensure/update/delete.
 
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, MergedObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::learner;
@@ -66,6 +65,7 @@ pub struct LearnerSettings {
     pub preferred_mentor_category: Option<String>,
 }
 
+/// The learner's own fields.
 #[Object]
 impl LearnerCore {
     /// Global id (opaque).
@@ -148,7 +148,7 @@ impl LearnerQuery {
         #[graphql(desc = "Page size, 1..=100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
         #[graphql(desc = "Substring of externalId or displayName.")] search: Option<String>,
-    ) -> ApiResult<Connection<String, Learner>> {
+    ) -> ApiResult<page::Connection<Learner>> {
         let (state, viewer) = parts(ctx)?;
         let scoped = access::all_learners(viewer)?;
         let mut select = learner::Entity::find();
@@ -281,7 +281,11 @@ impl LearnerMutation {
     /// Returns the learner with this `externalId`, creating it if needed. Safe to call from many
     /// clients at once: exactly one call creates the learner and says `created: true`.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn ensure_learner(&self, ctx: &Context<'_>, input: EnsureLearnerInput) -> ApiResult<EnsureLearnerPayload> {
+    async fn ensure_learner(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learner to find or create.")] input: EnsureLearnerInput,
+    ) -> ApiResult<EnsureLearnerPayload> {
         let new = NewLearner::parse(&input.external_id, input.display_name, input.time_zone)?;
         let now = parts(ctx)?.0.clock.now();
         let write = access::write_new_learner(ctx, &new.external_id).await?;
@@ -293,7 +297,11 @@ impl LearnerMutation {
 
     /// Changes a learner's name, bio, time zone or settings.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn update_learner(&self, ctx: &Context<'_>, input: UpdateLearnerInput) -> ApiResult<UpdateLearnerPayload> {
+    async fn update_learner(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learner and the fields to change.")] input: UpdateLearnerInput,
+    ) -> ApiResult<UpdateLearnerPayload> {
         let (id, changes) = input.parse()?;
         let now = parts(ctx)?.0.clock.now();
         let (txn, scope) = access::write_learner(ctx, "id", &id).await?;
@@ -305,7 +313,11 @@ impl LearnerMutation {
     /// Erases a learner and every row that belongs to it, in one transaction. Repeating it is
     /// not an error.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn delete_learner(&self, ctx: &Context<'_>, input: DeleteLearnerInput) -> ApiResult<DeleteLearnerPayload> {
+    async fn delete_learner(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learner to erase.")] input: DeleteLearnerInput,
+    ) -> ApiResult<DeleteLearnerPayload> {
         let id = ids::decode("id", &input.id, Kind::Learner)?;
         let (txn, scope) = access::write_learner_if_exists(ctx, id).await?;
         if let Some(scope) = scope {

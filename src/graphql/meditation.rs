@@ -1,6 +1,5 @@
 //! Meditation reflections and the learner's wellbeing activity summary.
 
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{journal_entry, meditation_reflection, session};
@@ -28,6 +27,7 @@ impl MeditationReflection {
     }
 }
 
+/// A learner's reflection after a meditation.
 #[Object]
 impl MeditationReflection {
     /// Global id (opaque).
@@ -90,6 +90,7 @@ pub struct ActivitySummary {
 /// The meditation fields of `Learner`.
 pub struct LearnerMeditation(pub LearnerScope);
 
+/// The meditation fields of `Learner`.
 #[Object]
 impl LearnerMeditation {
     /// Meditation reflections, newest first.
@@ -99,7 +100,7 @@ impl LearnerMeditation {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 1..=100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
-    ) -> ApiResult<Connection<String, MeditationReflection>> {
+    ) -> ApiResult<page::Connection<MeditationReflection>> {
         let (state, _) = parts(ctx)?;
         page::keyset(
             &state.db,
@@ -170,7 +171,7 @@ impl MeditationMutation {
     async fn record_meditation_reflection(
         &self,
         ctx: &Context<'_>,
-        input: RecordMeditationReflectionInput,
+        #[graphql(desc = "The learner, the meditation and the reflection.")] input: RecordMeditationReflectionInput,
     ) -> ApiResult<RecordMeditationReflectionPayload> {
         if !(1..=600).contains(&input.duration_minutes) {
             return Err(ApiError::bad_input("durationMinutes", "must be between 1 and 600"));

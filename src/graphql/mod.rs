@@ -62,9 +62,13 @@ impl AppState {
     }
 }
 
+/// Reads: a learner and everything stored about it, lists of learners (staff), any stored thing by
+/// its global id.
 #[derive(MergedObject, Default)]
 pub struct Query(learner::LearnerQuery, node::NodeQuery);
 
+/// Writes. Each mutation takes one `input` object, runs in one transaction, and returns a payload
+/// with what changed; bad input changes nothing.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     learner::LearnerMutation,

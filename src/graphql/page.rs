@@ -1,8 +1,10 @@
 //! Keyset pagination, newest first by (time, id): stable under concurrent inserts, and as cheap
 //! on page 1,000 as on page 1 (no OFFSET).
 
-use async_graphql::OutputType;
-use async_graphql::connection::{Connection, Edge};
+use std::borrow::Cow;
+
+use async_graphql::connection::PageInfo;
+use async_graphql::{Object, OutputType, TypeName};
 use chrono::{DateTime, Utc};
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::Condition;
@@ -14,6 +16,68 @@ use crate::graphql::ids::Cursor;
 
 pub const DEFAULT_PAGE: i32 = 20;
 
+/// One page of a list, in the list's order (`first` items after the cursor `after`), with what is
+/// needed to ask for the next page. Named after its node type (`AttemptConnection`, …), as Relay
+/// clients expect.
+pub struct Connection<N> {
+    edges: Vec<Edge<N>>,
+    has_previous_page: bool,
+    has_next_page: bool,
+}
+
+/// One item of a page and the cursor to continue after it.
+pub struct Edge<N> {
+    cursor: String,
+    node: N,
+}
+
+/// One page of a list, in the list's order, with what is needed to ask for the next page.
+#[Object(name_type)]
+impl<N: OutputType> Connection<N> {
+    /// The items of this page, each with its cursor.
+    async fn edges(&self) -> &[Edge<N>] {
+        &self.edges
+    }
+    /// The items of this page, without cursors.
+    async fn nodes(&self) -> Vec<&N> {
+        self.edges.iter().map(|e| &e.node).collect()
+    }
+    /// Whether there are more items, and the cursors to continue from.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_previous_page: self.has_previous_page,
+            has_next_page: self.has_next_page,
+            start_cursor: self.edges.first().map(|e| e.cursor.clone()),
+            end_cursor: self.edges.last().map(|e| e.cursor.clone()),
+        }
+    }
+}
+
+impl<N: OutputType> TypeName for Connection<N> {
+    fn type_name() -> Cow<'static, str> {
+        format!("{}Connection", N::type_name()).into()
+    }
+}
+
+/// One item of a page and the cursor to continue after it.
+#[Object(name_type)]
+impl<N: OutputType> Edge<N> {
+    /// Pass as `after` to get the items that follow this one.
+    async fn cursor(&self) -> &str {
+        &self.cursor
+    }
+    /// The item.
+    async fn node(&self) -> &N {
+        &self.node
+    }
+}
+
+impl<N: OutputType> TypeName for Edge<N> {
+    fn type_name() -> Cow<'static, str> {
+        format!("{}Edge", N::type_name()).into()
+    }
+}
+
 /// Fetches one page of `select`, ordered by `(at_col, id_col)` descending, after `after`.
 pub async fn keyset<E, C, N>(
     db: &C,
@@ -23,7 +87,7 @@ pub async fn keyset<E, C, N>(
     after: Option<String>,
     key: impl Fn(&E::Model) -> (DateTime<Utc>, Uuid),
     node: impl Fn(E::Model) -> N,
-) -> ApiResult<Connection<String, N>>
+) -> ApiResult<Connection<N>>
 where
     E: EntityTrait,
     C: ConnectionTrait,
@@ -40,12 +104,14 @@ where
     let mut rows = select.order_by(at_col, Order::Desc).order_by(id_col, Order::Desc).limit(limit + 1).all(db).await?;
     let has_next = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
-    let mut connection = Connection::new(after.is_some(), has_next);
-    connection.edges.extend(rows.into_iter().map(|row| {
-        let (at, id) = key(&row);
-        Edge::new(Cursor { at, id }.encode(), node(row))
-    }));
-    Ok(connection)
+    let edges = rows
+        .into_iter()
+        .map(|row| {
+            let (at, id) = key(&row);
+            Edge { cursor: Cursor { at, id }.encode(), node: node(row) }
+        })
+        .collect();
+    Ok(Connection { edges, has_previous_page: after.is_some(), has_next_page: has_next })
 }
 
 /// Complexity of a connection field: its page size times the cost of one node, so a client asking

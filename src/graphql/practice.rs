@@ -1,6 +1,5 @@
 //! Practice: attempts, streaks and statistics, read and written under one name.
 
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use entity::{attempt, exercise_stat, practice_day};
@@ -37,6 +36,7 @@ impl Attempt {
     }
 }
 
+/// One answer to one exercise or activity.
 #[Object]
 impl Attempt {
     /// Global id (opaque).
@@ -165,6 +165,8 @@ pub struct ProgressStats {
 /// Most days `byDay` covers.
 const MAX_DAYS: i32 = 366;
 
+/// Practice statistics of one learner. Every figure is read from counters kept by the attempt's
+/// own transaction, so the cost does not grow with the number of attempts.
 #[Object]
 impl ProgressStats {
     /// Attempts recorded.
@@ -265,7 +267,7 @@ pub async fn attempts_of(
     scope: &LearnerScope,
     session_id: Option<Uuid>,
     f: AttemptFilter,
-) -> ApiResult<Connection<String, Attempt>> {
+) -> ApiResult<page::Connection<Attempt>> {
     let (state, _) = parts(ctx)?;
     let mut select = of_learner::<attempt::Entity>(scope);
     let session_id = match (session_id, f.session_id) {
@@ -303,6 +305,7 @@ pub async fn attempts_of(
 /// The practice fields of `Learner`.
 pub struct LearnerPractice(pub LearnerScope);
 
+/// The practice fields of `Learner`.
 #[Object]
 impl LearnerPractice {
     /// Practice attempts, newest first (by `occurredAt`).
@@ -318,7 +321,7 @@ impl LearnerPractice {
         #[graphql(desc = "Only attempts towards this goal.")] goal_id: Option<ID>,
         #[graphql(desc = "Only attempts that occurred at or after this instant.")] since: Option<DateTime<Utc>>,
         #[graphql(desc = "Only attempts that occurred before this instant.")] until: Option<DateTime<Utc>>,
-    ) -> ApiResult<Connection<String, Attempt>> {
+    ) -> ApiResult<page::Connection<Attempt>> {
         let filter = AttemptFilter { first, after, exercise_id, session_id, goal_id, since, until };
         attempts_of(ctx, &self.0, None, filter).await
     }
@@ -428,7 +431,11 @@ pub struct PracticeMutation;
 impl PracticeMutation {
     /// Records one answer and returns the learner's streak after it.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn record_attempt(&self, ctx: &Context<'_>, input: RecordAttemptInput) -> ApiResult<RecordAttemptPayload> {
+    async fn record_attempt(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learner and the answer given.")] input: RecordAttemptInput,
+    ) -> ApiResult<RecordAttemptPayload> {
         let state = parts(ctx)?.0;
         let now = state.clock.now();
         let (learner_id, new) = input.parse(state.config.max_json_bytes, now)?;
@@ -449,7 +456,11 @@ impl PracticeMutation {
     /// Deletes the learner's attempts, PRACTICE sessions and practice days and zeroes the streak,
     /// in one transaction. Goals, profiles, events, chat and meditation history are untouched.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn reset_progress(&self, ctx: &Context<'_>, input: ResetProgressInput) -> ApiResult<ResetProgressPayload> {
+    async fn reset_progress(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learner whose practice progress to reset.")] input: ResetProgressInput,
+    ) -> ApiResult<ResetProgressPayload> {
         let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
         let counts = store::practice::reset(&txn, scope.id()).await?;
         txn.commit().await?;

@@ -1,6 +1,5 @@
 //! Sessions: bounded periods of activity of one kind (practice, chat, meditation).
 
-use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::session;
@@ -39,6 +38,7 @@ impl Session {
     }
 }
 
+/// A bounded period of activity of one kind.
 #[Object]
 impl Session {
     /// Global id (opaque).
@@ -104,7 +104,7 @@ impl Session {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 1..=100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
-    ) -> ApiResult<Connection<String, Attempt>> {
+    ) -> ApiResult<page::Connection<Attempt>> {
         let filter = AttemptFilter { first, after, ..Default::default() };
         attempts_of(ctx, &self.scope, Some(self.row.id), filter).await
     }
@@ -113,6 +113,7 @@ impl Session {
 /// The session fields of `Learner`.
 pub struct LearnerSessions(pub LearnerScope);
 
+/// The session fields of `Learner`.
 #[Object]
 impl LearnerSessions {
     /// Sessions of any kind, newest first (by `startedAt`).
@@ -123,7 +124,7 @@ impl LearnerSessions {
         #[graphql(desc = "Page size, 1..=100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
         #[graphql(desc = "Only sessions of this kind.")] kind: Option<SessionKind>,
-    ) -> ApiResult<Connection<String, Session>> {
+    ) -> ApiResult<page::Connection<Session>> {
         let (state, _) = parts(ctx)?;
         let mut select = of_learner::<session::Entity>(&self.0);
         if let Some(kind) = kind {
@@ -176,7 +177,11 @@ pub struct SessionMutation;
 impl SessionMutation {
     /// Opens a session.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn start_session(&self, ctx: &Context<'_>, input: StartSessionInput) -> ApiResult<SessionPayload> {
+    async fn start_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The learner and the kind of session.")] input: StartSessionInput,
+    ) -> ApiResult<SessionPayload> {
         let now = parts(ctx)?.0.clock.now();
         let started_at = validate::occurred_at_field("startedAt", input.started_at, now)?;
         let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
@@ -187,7 +192,11 @@ impl SessionMutation {
 
     /// Closes a session. Ending it again changes nothing and returns the same session.
     #[tracing::instrument(skip_all, fields(learner_id = tracing::field::Empty))]
-    async fn end_session(&self, ctx: &Context<'_>, input: EndSessionInput) -> ApiResult<SessionPayload> {
+    async fn end_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The session to close and when.")] input: EndSessionInput,
+    ) -> ApiResult<SessionPayload> {
         let now = parts(ctx)?.0.clock.now();
         let ended_at = validate::occurred_at_field("endedAt", input.ended_at, now)?;
         let (txn, scope, current) =

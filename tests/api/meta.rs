@@ -185,3 +185,64 @@ async fn the_database_refuses_rows_that_point_at_another_learners_goal_or_sessio
     assert_eq!(app.count_rows("attempts", Some(mine)).await, 1);
     assert_eq!(app.count_rows("events", Some(mine)).await, 0);
 }
+
+/// Every type, field, argument, input field and enum value of the schema has a description: they
+/// are what GraphiQL and client code generators show. (The spec's own scalars and the
+/// introspection types are documented by the spec.)
+#[test]
+fn every_schema_element_is_documented() {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let sdl = learngraph::graphql::sdl();
+    let doc = async_graphql::parser::parse_schema(&sdl).expect("the SDL parses");
+    let built_in = ["String", "Int", "Float", "Boolean", "ID"];
+    let mut missing = Vec::new();
+    let blank = |d: &Option<async_graphql::Positioned<String>>| d.as_ref().is_none_or(|d| d.node.trim().is_empty());
+    for def in &doc.definitions {
+        let TypeSystemDefinition::Type(ty) = def else { continue };
+        let ty = &ty.node;
+        let name = ty.name.node.as_str();
+        if name.starts_with("__") || built_in.contains(&name) {
+            continue;
+        }
+        if blank(&ty.description) {
+            missing.push(name.to_owned());
+        }
+        match &ty.kind {
+            TypeKind::Object(o) => {
+                for f in &o.fields {
+                    if blank(&f.node.description) {
+                        missing.push(format!("{name}.{}", f.node.name.node));
+                    }
+                    for a in &f.node.arguments {
+                        if blank(&a.node.description) {
+                            missing.push(format!("{name}.{}({})", f.node.name.node, a.node.name.node));
+                        }
+                    }
+                }
+            }
+            TypeKind::Interface(i) => {
+                for f in &i.fields {
+                    if blank(&f.node.description) {
+                        missing.push(format!("{name}.{}", f.node.name.node));
+                    }
+                }
+            }
+            TypeKind::InputObject(i) => {
+                for f in &i.fields {
+                    if blank(&f.node.description) {
+                        missing.push(format!("{name}.{}", f.node.name.node));
+                    }
+                }
+            }
+            TypeKind::Enum(e) => {
+                for v in &e.values {
+                    if blank(&v.node.description) {
+                        missing.push(format!("{name}.{}", v.node.value.node));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(missing.is_empty(), "{} undocumented schema elements:\n{}", missing.len(), missing.join("\n"));
+}
