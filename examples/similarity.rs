@@ -90,11 +90,7 @@ async fn main() -> anyhow::Result<()> {
         .json()
         .await?;
     let learner_gid = made["data"]["ensureLearner"]["learner"]["id"].as_str().context("learner id")?.to_owned();
-    let learner = entity::learner::Entity::find()
-        .one(&state.db)
-        .await?
-        .context("the learner")?
-        .id;
+    let learner = entity::learner::Entity::find().one(&state.db).await?.context("the learner")?.id;
     entity::journal_corpus::Entity::insert(entity::journal_corpus::ActiveModel {
         learner_id: Set(learner),
         dimension: Set(i32::try_from(args.dimension)?),

@@ -124,43 +124,7 @@ async fn delete_learner_erases_every_row_and_can_be_repeated(b: Backend) {
     let id = app.learner("to_erase").await;
     let keep = app.learner("to_keep").await;
     for learner in [&id, &keep] {
-        crate::wellbeing::seed_wellbeing(&app, learner).await;
-        app.ok(
-            "mutation($l: ID!) { syncLearnerProfile(input: { learnerId: $l, preferences: [{ category: \"style\", value: \"visual\" }], \
-             interests: [\"chess\"], struggles: [\"fractions\"], cognitiveMetrics: [{ taskName: \"memory\", metrics: { a: 1 } }], \
-             objectives: [{ objectiveId: \"lo-1\", status: COMPLETED }], badges: [{ badgeId: \"b1\", name: \"First\" }] }) { learner { id } } }",
-            json!({ "l": learner }),
-        )
-        .await;
-        let goal = app
-            .ok(
-                "mutation($l: ID!) { createGoal(input: { learnerId: $l, title: \"Fractions\", profile: { level: 1 } }) { goal { id } } }",
-                json!({ "l": learner }),
-            )
-            .await["createGoal"]["goal"]["id"]
-            .clone();
-        app.ok(
-            "mutation($g: ID!) { updateGoalProfile(input: { goalId: $g, profile: { level: 2 } }) { goal { id } } }",
-            json!({ "g": goal }),
-        )
-        .await;
-        app.ok(
-            "mutation($l: ID!, $g: ID!) { logEvent(input: { learnerId: $l, goalId: $g, kind: \"opened\" }) { event { id } } }",
-            json!({ "l": learner, "g": goal }),
-        )
-        .await;
-        let session = app
-            .ok(
-                "mutation($l: ID!) { startSession(input: { learnerId: $l, kind: PRACTICE }) { session { id } } }",
-                json!({ "l": learner }),
-            )
-            .await["startSession"]["session"]["id"]
-            .clone();
-        app.ok(
-            "mutation($l: ID!, $s: ID!, $g: ID!) { recordAttempt(input: { learnerId: $l, sessionId: $s, goalId: $g, exerciseId: \"e1\", isCorrect: true }) { attempt { id } } }",
-            json!({ "l": learner, "s": session, "g": goal }),
-        )
-        .await;
+        crate::fixtures::seed_every_table(&app, learner).await;
     }
     let uuid = uuid_of(&id);
     for table in LEARNER_TABLES {

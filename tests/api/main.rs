@@ -10,6 +10,7 @@ mod contract;
 mod details;
 mod errors;
 mod events;
+mod fixtures;
 mod goals;
 mod http;
 mod learners;

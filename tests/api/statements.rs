@@ -1,20 +1,14 @@
 //! SQL statements per request do not grow with list sizes: every relation under a list is batched.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::{Backend, TestApp};
+use crate::fixtures::{attempt, event, start_session, statements};
 
 crate::on_each_backend!(
     a_learners_lists_cost_the_same_statements_at_any_page_size,
     a_page_of_learners_costs_the_same_statements_at_any_page_size,
 );
-
-/// Runs a query and returns how many SQL statements it issued (the test's database is its own).
-async fn statements(app: &TestApp, query: &str, variables: Value) -> u64 {
-    let before = app.state.statements.get();
-    app.ok(query, variables).await;
-    app.state.statements.get() - before
-}
 
 const ONE_LEARNER: &str = "query($e: String!, $n: Int!) {
   learner(externalId: $e) {
@@ -31,24 +25,10 @@ async fn a_learners_lists_cost_the_same_statements_at_any_page_size(b: Backend) 
     let learner = app.learner("heavy").await;
     let goals = [app.goal(&learner).await, app.goal(&learner).await];
     for i in 0..24 {
-        let session = app
-            .ok(
-                "mutation($l: ID!) { startSession(input: { learnerId: $l, kind: PRACTICE }) { session { id } } }",
-                json!({ "l": learner }),
-            )
-            .await["startSession"]["session"]["id"]
-            .clone();
-        let goal = &goals[i % 2];
-        app.ok(
-            "mutation($l: ID!, $s: ID!, $g: ID!) { recordAttempt(input: { learnerId: $l, sessionId: $s, goalId: $g, exerciseId: \"e\", isCorrect: true }) { attempt { id } } }",
-            json!({ "l": learner, "s": session, "g": goal }),
-        )
-        .await;
-        app.ok(
-            "mutation($l: ID!, $g: ID!) { logEvent(input: { learnerId: $l, goalId: $g, kind: \"k\" }) { event { id } } }",
-            json!({ "l": learner, "g": goal }),
-        )
-        .await;
+        let session = start_session(&app, &learner, "PRACTICE").await;
+        let goal = json!(goals[i % 2]);
+        attempt(&app, &learner, "e", Some(&session), Some(&goal)).await;
+        event(&app, &learner, "k", Some(&goal)).await;
     }
     let small = statements(&app, ONE_LEARNER, json!({ "e": "heavy", "n": 2 })).await;
     let large = statements(&app, ONE_LEARNER, json!({ "e": "heavy", "n": 20 })).await;

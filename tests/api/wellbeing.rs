@@ -7,6 +7,7 @@ use learngraph::clock::Clock;
 use serde_json::{Value, json};
 
 use crate::common::{Backend, TestApp, first_code};
+use crate::fixtures::statements;
 
 crate::on_each_backend!(
     journal_entries_are_stored_exactly_and_listed_newest_first_with_filters,
@@ -591,13 +592,6 @@ const ONE: &str = "query($l: ID!, $n: Int!) { learner(id: $l) {
 const PAGE: &str = "query($n: Int!) { learners(first: $n) { edges { node {
   conversationState { version } conversationStates { sessionKey } activitySummary { chatMessages journalEntries }
 } } } }";
-
-/// Statements issued by one request.
-async fn statements(app: &TestApp, query: &str, variables: Value) -> u64 {
-    let before = app.state.statements.get();
-    app.ok(query, variables).await;
-    app.state.statements.get() - before
-}
 
 async fn a_page_of_learners_loads_wellbeing_lists_in_constant_statements(b: Backend) {
     let app = TestApp::spawn(b).await;
