@@ -3,7 +3,9 @@
 
 use async_graphql::{Context, Enum, Json, Object};
 use chrono::{DateTime, Utc};
-use entity::{badge, cognitive_metric, interest, objective_progress, preference, struggle};
+use entity::{
+    attempt, badge, cognitive_metric, cognitive_metric_record, interest, objective_progress, preference, struggle,
+};
 
 use super::access::LearnerScope;
 use super::loaders;
@@ -99,7 +101,9 @@ impl CognitiveMetric {
         #[graphql(desc = "How many records, 1..=100 (default 20).")] first: Option<i32>,
     ) -> ApiResult<Vec<CognitiveMetricRecord>> {
         let n = validate::page_size(first, super::page::DEFAULT_PAGE)?;
-        let rows = loaders::metric_history(ctx, &self.scope, &self.row.task_name, n).await?;
+        let rows =
+            loaders::children::<cognitive_metric_record::Entity>(ctx, &self.scope, self.row.task_name.clone(), n)
+                .await?;
         Ok(rows.into_iter().map(CognitiveMetricRecord).collect())
     }
 }
@@ -155,7 +159,7 @@ impl ObjectiveProgress {
         #[graphql(desc = "How many attempts, 1..=100 (default 20).")] first: Option<i32>,
     ) -> ApiResult<Vec<Attempt>> {
         let n = validate::page_size(first, super::page::DEFAULT_PAGE)?;
-        let rows = loaders::objective_attempts(ctx, &self.scope, &self.row.objective_id, n).await?;
+        let rows = loaders::children::<attempt::Entity>(ctx, &self.scope, self.row.objective_id.clone(), n).await?;
         Ok(rows.into_iter().map(|a| Attempt::new(self.scope.clone(), a)).collect())
     }
 }

@@ -45,8 +45,8 @@ pub fn register<Q, M, S>(
         .data(Batcher::new(OfLearner::<cognitive_metric::Entity>::new(db)))
         .data(Batcher::new(OfLearner::<objective_progress::Entity>::new(db)))
         .data(Batcher::new(OfLearner::<badge::Entity>::new(db)))
-        .data(Batcher::new(MetricHistory(db.clone())))
-        .data(Batcher::new(ObjectiveAttempts(db.clone())))
+        .data(Batcher::new(ChildrenOf::<cognitive_metric_record::Entity>::new(db)))
+        .data(Batcher::new(ChildrenOf::<attempt::Entity>::new(db)))
         .data(Batcher::new(ById::<journal_entry::Entity, FollowUpEntry>::new(db)))
         .data(Batcher::new(ById::<journal_entry::Entity, FollowUpSynthesis>::new(db)))
         .data(Batcher::new(ById::<journal_entry::Entity, ReflectionEntry>::new(db)))
@@ -313,84 +313,6 @@ async fn top_per_parent<E: EntityTrait>(
     Ok(E::find().from_raw_sql(stmt).all(db).await?)
 }
 
-/// (learner, parent key, how many).
-pub type TopKey = (Uuid, String, u64);
-
-fn by_limit(keys: &[TopKey]) -> HashMap<u64, Vec<&TopKey>> {
-    let mut groups: HashMap<u64, Vec<&TopKey>> = HashMap::new();
-    for k in keys {
-        groups.entry(k.2).or_default().push(k);
-    }
-    groups
-}
-
-/// The latest records of cognitive metrics, newest first, for `CognitiveMetric.history`.
-pub struct MetricHistory(DatabaseConnection);
-
-impl BatchLoad for MetricHistory {
-    type Key = TopKey;
-    type Value = Vec<cognitive_metric_record::Model>;
-
-    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[TopKey]) -> ApiResult<HashMap<TopKey, Self::Value>> {
-        use cognitive_metric_record::Column as C;
-        let mut out: HashMap<TopKey, Self::Value> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
-        for (n, group) in by_limit(keys) {
-            let filter = Condition::all()
-                .add(C::LearnerId.is_in(group.iter().map(|k| k.0)))
-                .add(C::TaskName.is_in(group.iter().map(|k| k.1.clone())));
-            let rows = top_per_parent::<cognitive_metric_record::Entity>(
-                &self.0,
-                filter,
-                &[C::LearnerId, C::TaskName],
-                &[(C::RecordedAt, Order::Desc), (C::Id, Order::Desc)],
-                n,
-            )
-            .await?;
-            for row in rows {
-                if let Some(list) = out.get_mut(&(row.learner_id, row.task_name.clone(), n)) {
-                    list.push(row);
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// The latest attempts naming an objective, newest first, for `ObjectiveProgress.attempts`.
-pub struct ObjectiveAttempts(DatabaseConnection);
-
-impl BatchLoad for ObjectiveAttempts {
-    type Key = TopKey;
-    type Value = Vec<attempt::Model>;
-
-    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[TopKey]) -> ApiResult<HashMap<TopKey, Self::Value>> {
-        use attempt::Column as C;
-        let mut out: HashMap<TopKey, Self::Value> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
-        for (n, group) in by_limit(keys) {
-            let filter = Condition::all()
-                .add(C::LearnerId.is_in(group.iter().map(|k| k.0)))
-                .add(C::ObjectiveId.is_in(group.iter().map(|k| k.1.clone())));
-            let rows = top_per_parent::<attempt::Entity>(
-                &self.0,
-                filter,
-                &[C::LearnerId, C::ObjectiveId],
-                &[(C::OccurredAt, Order::Desc), (C::Id, Order::Desc)],
-                n,
-            )
-            .await?;
-            for row in rows {
-                let Some(objective) = row.objective_id.clone() else { continue };
-                if let Some(list) = out.get_mut(&(row.learner_id, objective, n)) {
-                    list.push(row);
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
 /// Every row of `E` of `scope`'s learner, in `E`'s order.
 pub async fn all_of<E>(ctx: &Context<'_>, scope: &LearnerScope) -> ApiResult<Vec<E::Model>>
 where
@@ -400,71 +322,43 @@ where
     Ok(batcher::<OfLearner<E>>(ctx)?.load_one(scope.id()).await?.unwrap_or_default())
 }
 
-/// The latest `n` records of one of `scope`'s learner's cognitive metrics.
-pub async fn metric_history(
-    ctx: &Context<'_>,
-    scope: &LearnerScope,
-    task: &str,
-    n: u64,
-) -> ApiResult<Vec<cognitive_metric_record::Model>> {
-    Ok(batcher::<MetricHistory>(ctx)?.load_one((scope.id(), task.to_owned(), n)).await?.unwrap_or_default())
-}
-
-/// The latest `n` attempts of `scope`'s learner that name an objective.
-pub async fn objective_attempts(
-    ctx: &Context<'_>,
-    scope: &LearnerScope,
-    objective: &str,
-    n: u64,
-) -> ApiResult<Vec<attempt::Model>> {
-    Ok(batcher::<ObjectiveAttempts>(ctx)?.load_one((scope.id(), objective.to_owned(), n)).await?.unwrap_or_default())
-}
-
-/// A learner-owned row listed under a parent row of the same learner.
+/// A learner-owned row listed under a parent of the same learner: a row of another table (a
+/// journal entry's follow-ups) or a key the rows share (a diagnostic task's records, the attempts
+/// naming an objective).
 pub trait Child: LearnerOwned {
+    type Parent: Eq + std::hash::Hash + Clone + Send + Sync + Into<sea_orm::Value> + 'static;
     fn parent_column() -> Self::Column;
-    fn parent(row: &Self::Model) -> Uuid;
+    fn parent(row: &Self::Model) -> Option<Self::Parent>;
     fn order() -> Vec<(Self::Column, Order)>;
 }
 
-impl Child for journal_follow_up::Entity {
-    fn parent_column() -> Self::Column {
-        journal_follow_up::Column::EntryId
-    }
-    fn parent(row: &Self::Model) -> Uuid {
-        row.entry_id
-    }
-    fn order() -> Vec<(Self::Column, Order)> {
-        vec![(journal_follow_up::Column::CreatedAt, Order::Asc), (journal_follow_up::Column::Id, Order::Asc)]
-    }
+macro_rules! child {
+    ($($module:ident: $parent:ty, $col:ident, |$row:ident| $get:expr, [$(($ocol:ident, $dir:ident)),+];)*) => {$(
+        impl Child for $module::Entity {
+            type Parent = $parent;
+            fn parent_column() -> Self::Column {
+                $module::Column::$col
+            }
+            fn parent($row: &Self::Model) -> Option<$parent> {
+                $get
+            }
+            fn order() -> Vec<(Self::Column, Order)> {
+                vec![$(($module::Column::$ocol, Order::$dir)),+]
+            }
+        }
+    )*};
 }
 
-impl Child for chat_message::Entity {
-    fn parent_column() -> Self::Column {
-        chat_message::Column::SessionId
-    }
-    fn parent(row: &Self::Model) -> Uuid {
-        row.session_id
-    }
-    fn order() -> Vec<(Self::Column, Order)> {
-        vec![(chat_message::Column::Position, Order::Asc)]
-    }
+child! {
+    journal_follow_up: Uuid, EntryId, |r| Some(r.entry_id), [(CreatedAt, Asc), (Id, Asc)];
+    chat_message: Uuid, SessionId, |r| Some(r.session_id), [(Position, Asc)];
+    mentor_selection: Uuid, SessionId, |r| Some(r.session_id), [(CreatedAt, Asc), (Id, Asc)];
+    cognitive_metric_record: String, TaskName, |r| Some(r.task_name.clone()), [(RecordedAt, Desc), (Id, Desc)];
+    attempt: String, ObjectiveId, |r| r.objective_id.clone(), [(OccurredAt, Desc), (Id, Desc)];
 }
 
-impl Child for mentor_selection::Entity {
-    fn parent_column() -> Self::Column {
-        mentor_selection::Column::SessionId
-    }
-    fn parent(row: &Self::Model) -> Uuid {
-        row.session_id
-    }
-    fn order() -> Vec<(Self::Column, Order)> {
-        vec![(mentor_selection::Column::CreatedAt, Order::Asc), (mentor_selection::Column::Id, Order::Asc)]
-    }
-}
-
-/// (learner, parent id, how many).
-pub type ChildKey = (Uuid, Uuid, u64);
+/// (learner, parent, how many).
+pub type ChildKey<P> = (Uuid, P, u64);
 
 /// The first `n` children of each parent, in the child's order: one statement per page.
 pub struct ChildrenOf<E>(DatabaseConnection, PhantomData<fn() -> E>);
@@ -480,23 +374,25 @@ where
     E: Child,
     E::Model: Clone + Send + Sync,
 {
-    type Key = ChildKey;
+    type Key = ChildKey<E::Parent>;
     type Value = Vec<E::Model>;
 
     #[tracing::instrument(skip_all, fields(table = E::default().table_name(), keys = keys.len()))]
-    async fn load(&self, keys: &[ChildKey]) -> ApiResult<HashMap<ChildKey, Vec<E::Model>>> {
-        let mut out: HashMap<ChildKey, Vec<E::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        let mut groups: HashMap<u64, Vec<&ChildKey>> = HashMap::new();
+    async fn load(&self, keys: &[Self::Key]) -> ApiResult<HashMap<Self::Key, Vec<E::Model>>> {
+        let mut out: HashMap<Self::Key, Vec<E::Model>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+        let mut groups: HashMap<u64, Vec<&Self::Key>> = HashMap::new();
         for k in keys {
             groups.entry(k.2).or_default().push(k);
         }
         for (n, group) in groups {
             let filter = Condition::all()
                 .add(E::learner_column().is_in(group.iter().map(|k| k.0)))
-                .add(E::parent_column().is_in(group.iter().map(|k| k.1)));
-            let rows = top_per_parent::<E>(&self.0, filter, &[E::parent_column()], &E::order(), n).await?;
+                .add(E::parent_column().is_in(group.iter().map(|k| k.1.clone())));
+            let rows = top_per_parent::<E>(&self.0, filter, &[E::learner_column(), E::parent_column()], &E::order(), n)
+                .await?;
             for row in rows {
-                if let Some(list) = out.get_mut(&(E::owner(&row), E::parent(&row), n)) {
+                let Some(parent) = E::parent(&row) else { continue };
+                if let Some(list) = out.get_mut(&(E::owner(&row), parent, n)) {
                     list.push(row);
                 }
             }
@@ -506,7 +402,7 @@ where
 }
 
 /// The first `n` children of one parent of `scope`'s learner.
-pub async fn children<E>(ctx: &Context<'_>, scope: &LearnerScope, parent: Uuid, n: u64) -> ApiResult<Vec<E::Model>>
+pub async fn children<E>(ctx: &Context<'_>, scope: &LearnerScope, parent: E::Parent, n: u64) -> ApiResult<Vec<E::Model>>
 where
     E: Child,
     E::Model: Clone + Send + Sync,
