@@ -2,7 +2,6 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::session::SessionKind as StoredKind;
 use entity::{chat_message, conversation_state, mentor_selection, session};
 use sea_orm::{ColumnTrait, QueryFilter};
 
@@ -213,18 +212,7 @@ impl LearnerCompanion {
         #[graphql(desc = "Page size, 1..=100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
     ) -> ApiResult<page::Connection<Session>> {
-        let (state, _) = parts(ctx)?;
-        let select = of_learner::<session::Entity>(&self.0).filter(session::Column::Kind.eq(StoredKind::Chat));
-        page::keyset(
-            &state.db,
-            select,
-            (session::Column::StartedAt, session::Column::Id),
-            first,
-            after,
-            |s| (s.started_at, s.id),
-            |s| Session::new(self.0.clone(), s),
-        )
-        .await
+        super::session::sessions_of(ctx, &self.0, first, after, Some(super::session::SessionKind::Chat)).await
     }
 }
 

@@ -125,22 +125,33 @@ impl LearnerSessions {
         #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
         #[graphql(desc = "Only sessions of this kind.")] kind: Option<SessionKind>,
     ) -> ApiResult<page::Connection<Session>> {
-        let (state, _) = parts(ctx)?;
-        let mut select = of_learner::<session::Entity>(&self.0);
-        if let Some(kind) = kind {
-            select = select.filter(session::Column::Kind.eq(entity::session::SessionKind::from(kind)));
-        }
-        page::keyset(
-            &state.db,
-            select,
-            (session::Column::StartedAt, session::Column::Id),
-            first,
-            after,
-            |s| (s.started_at, s.id),
-            |s| Session::new(self.0.clone(), s),
-        )
-        .await
+        sessions_of(ctx, &self.0, first, after, kind).await
     }
+}
+
+/// A page of a learner's sessions, newest first, optionally of one kind.
+pub async fn sessions_of(
+    ctx: &Context<'_>,
+    scope: &LearnerScope,
+    first: Option<i32>,
+    after: Option<String>,
+    kind: Option<SessionKind>,
+) -> ApiResult<page::Connection<Session>> {
+    let (state, _) = parts(ctx)?;
+    let mut select = of_learner::<session::Entity>(scope);
+    if let Some(kind) = kind {
+        select = select.filter(session::Column::Kind.eq(entity::session::SessionKind::from(kind)));
+    }
+    page::keyset(
+        &state.db,
+        select,
+        (session::Column::StartedAt, session::Column::Id),
+        first,
+        after,
+        |s| (s.started_at, s.id),
+        |s| Session::new(scope.clone(), s),
+    )
+    .await
 }
 
 /// A session to open.

@@ -151,6 +151,22 @@ pub struct NewMessage {
     pub agent_persona: Option<String>,
 }
 
+/// The learner's latest open session of `kind`, if any.
+async fn open_session(
+    txn: &DatabaseTransaction,
+    learner: &LearnerScope,
+    kind: SessionKind,
+) -> ApiResult<Option<session::Model>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::LearnerId.eq(learner.id()))
+        .filter(session::Column::Kind.eq(kind))
+        .filter(session::Column::EndedAt.is_null())
+        .order_by_desc(session::Column::StartedAt)
+        .order_by_desc(session::Column::Id)
+        .one(txn)
+        .await?)
+}
+
 /// The session a chat write goes to: the given one (which must be one of the learner's CHAT
 /// sessions, still open), or the learner's open CHAT session, or a new one.
 async fn chat_session(
@@ -170,15 +186,7 @@ async fn chat_session(
         }
         return Ok(found);
     }
-    let open = session::Entity::find()
-        .filter(session::Column::LearnerId.eq(learner.id()))
-        .filter(session::Column::Kind.eq(SessionKind::Chat))
-        .filter(session::Column::EndedAt.is_null())
-        .order_by_desc(session::Column::StartedAt)
-        .order_by_desc(session::Column::Id)
-        .one(txn)
-        .await?;
-    match open {
+    match open_session(txn, learner, SessionKind::Chat).await? {
         Some(s) => Ok(s),
         None => super::session::start(txn, learner, SessionKind::Chat, now, now).await,
     }
@@ -310,23 +318,13 @@ pub async fn reflect(
             }
             s
         }
-        None => {
-            let open = session::Entity::find()
-                .filter(session::Column::LearnerId.eq(learner.id()))
-                .filter(session::Column::Kind.eq(SessionKind::Meditation))
-                .filter(session::Column::EndedAt.is_null())
-                .order_by_desc(session::Column::StartedAt)
-                .order_by_desc(session::Column::Id)
-                .one(txn)
-                .await?;
-            match open {
-                Some(s) => s,
-                None => {
-                    let started = now - TimeDelta::minutes(i64::from(new.duration_minutes));
-                    super::session::start(txn, learner, SessionKind::Meditation, started, now).await?
-                }
+        None => match open_session(txn, learner, SessionKind::Meditation).await? {
+            Some(s) => s,
+            None => {
+                let started = now - TimeDelta::minutes(i64::from(new.duration_minutes));
+                super::session::start(txn, learner, SessionKind::Meditation, started, now).await?
             }
-        }
+        },
     };
     let taken = meditation_reflection::Entity::find()
         .filter(meditation_reflection::Column::SessionId.eq(session.id))
