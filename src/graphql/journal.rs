@@ -53,7 +53,7 @@ impl JournalEntry {
         &self.row.content
     }
     /// Mood tags, in the order they were given.
-    async fn mood_tags(&self) -> Vec<String> {
+    async fn mood_tags(&self) -> ApiResult<Vec<String>> {
         store::journal::tags_of(&self.row)
     }
     /// Where the entry came from.

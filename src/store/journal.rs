@@ -107,11 +107,12 @@ async fn write_tags(txn: &DatabaseTransaction, learner: &LearnerScope, entry: Uu
     Ok(())
 }
 
-/// The tags as stored on the entry row.
-pub fn tags_of(entry: &journal_entry::Model) -> Vec<String> {
-    serde_json::from_value(entry.mood_tags.clone()).unwrap_or_else(|e| {
+/// The tags as stored on the entry row. They are validated on write, so a value that does not
+/// read back is a fault of ours: logged, and INTERNAL rather than an empty list.
+pub fn tags_of(entry: &journal_entry::Model) -> ApiResult<Vec<String>> {
+    serde_json::from_value(entry.mood_tags.clone()).map_err(|e| {
         tracing::error!(entry_id = %entry.id, error = %e, "stored mood tags do not parse");
-        Vec::new()
+        ApiError::Internal
     })
 }
 
