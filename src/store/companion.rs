@@ -6,7 +6,7 @@ use entity::chat_message::{self, ChatRole};
 use entity::session::{self, SessionKind};
 use entity::{chat_post, conversation_state, learner, meditation_reflection, mentor_selection};
 use sea_orm::prelude::Uuid;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, LockType, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
@@ -23,11 +23,13 @@ use crate::store::idempotent::Stored;
 /// numbering messages must not interleave). PostgreSQL locks the learner's row; SQLite's write
 /// transactions are already one at a time.
 async fn lock_learner(txn: &DatabaseTransaction, learner: &LearnerScope) -> ApiResult<()> {
+    // FOR NO KEY UPDATE: companion writes of one learner wait for each other, while the foreign-key
+    // checks of the learner's other writes (FOR KEY SHARE) go on.
     if txn.get_database_backend() == DbBackend::Postgres {
         learner::Entity::find_by_id(learner.id())
             .select_only()
             .column(learner::Column::Id)
-            .lock_exclusive()
+            .lock(LockType::NoKeyUpdate)
             .into_tuple::<Uuid>()
             .one(txn)
             .await?;
