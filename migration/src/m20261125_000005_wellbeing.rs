@@ -15,6 +15,7 @@ enum JournalCorpora {
     Table,
     LearnerId,
     Dimension,
+    Version,
 }
 
 #[derive(DeriveIden)]
@@ -144,6 +145,7 @@ impl MigrationTrait for Migration {
                     .table(JournalCorpora::Table)
                     .col(pk_uuid(JournalCorpora::LearnerId))
                     .col(integer(JournalCorpora::Dimension))
+                    .col(big_integer(JournalCorpora::Version).default(0))
                     .foreign_key(&mut learner_fk(JournalCorpora::Table))
                     .to_owned(),
             )

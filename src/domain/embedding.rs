@@ -69,6 +69,11 @@ impl Unit {
         self.0.iter().flat_map(|x| x.to_le_bytes()).collect()
     }
 
+    /// Cosine similarity with an embedding already decoded (same dimension, unit length).
+    pub fn dot(&self, other: &[f32]) -> f32 {
+        self.0.iter().zip(other).map(|(a, b)| a * b).sum()
+    }
+
     /// Cosine similarity with a stored embedding of the same dimension; None when the stored
     /// bytes are not one (a fault of ours, which the caller logs).
     pub fn similarity(&self, stored: &[u8]) -> Option<f32> {
@@ -81,6 +86,14 @@ impl Unit {
         }
         Some(sum)
     }
+}
+
+/// A stored embedding decoded; None when its length is not a whole number of f32.
+pub fn decode(stored: &[u8]) -> Option<Vec<f32>> {
+    if !stored.len().is_multiple_of(4) {
+        return None;
+    }
+    Some(stored.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
 /// A scored item for the top-k heap: ordered so that the heap's top is the worst kept item.
@@ -158,6 +171,9 @@ mod tests {
         assert_eq!(q.similarity(&opposite), Some(-1.0));
         assert!((q.similarity(&diagonal).unwrap() - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6);
         assert_eq!(q.similarity(&[0u8; 12]), None, "a stored vector of another dimension");
+        let decoded = decode(&diagonal).unwrap();
+        assert_eq!(q.dot(&decoded), q.similarity(&diagonal).unwrap());
+        assert_eq!(decode(&[0u8; 5]), None);
     }
 
     #[test]

@@ -40,11 +40,15 @@ pub struct AppState {
     pub write_gate: Arc<tokio::sync::Semaphore>,
     /// SQL statements run through `db` (for the statement-count tests and the benchmark).
     pub statements: crate::db::StatementCounter,
+    /// This replica's cache of journal vectors for similarity search.
+    pub vectors: Arc<crate::store::vectors::VectorCache>,
 }
 
 impl AppState {
     pub fn new(db: DatabaseConnection, config: Config, clock: Clock) -> Self {
         let auth = Auth::new(config.jwt_secret.as_ref().map(crate::config::Secret::expose));
+        let vectors =
+            Arc::new(crate::store::vectors::VectorCache::new(config.embedding_cache_mb.saturating_mul(1 << 20)));
         AppState {
             db,
             config: Arc::new(config),
@@ -52,6 +56,7 @@ impl AppState {
             auth,
             write_gate: Arc::new(tokio::sync::Semaphore::new(1)),
             statements: Default::default(),
+            vectors,
         }
     }
 

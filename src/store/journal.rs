@@ -4,13 +4,17 @@ use chrono::{DateTime, Utc};
 use entity::journal_entry::{self, JournalSource};
 use entity::{journal_corpus, journal_follow_up, journal_mood_tag, meditation_reflection};
 use sea_orm::prelude::Uuid;
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 
 use super::idempotent::{self, Idempotent, Stored};
-use crate::domain::embedding::{Unit, top_k};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::vectors::{Corpus, VectorCache};
+use crate::domain::embedding::{Unit, decode, top_k};
 use crate::domain::validate;
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::access::{LearnerScope, of_learner};
@@ -79,6 +83,7 @@ pub async fn check_dimension(
     journal_corpus::Entity::insert(journal_corpus::ActiveModel {
         learner_id: Set(learner.id()),
         dimension: Set(dimension),
+        version: Set(0),
     })
     .on_conflict_do_nothing_on([journal_corpus::Column::LearnerId])
     .exec_without_returning(txn)
@@ -90,6 +95,17 @@ pub async fn check_dimension(
             format!("has {dim} dimensions; this learner's journal uses {}", stored.dimension),
         ));
     }
+    Ok(())
+}
+
+/// Marks the learner's embedded entries as changed (see `store::vectors`): in the transaction of
+/// the change, so a replica can never see the change without the new version.
+async fn bump_version(txn: &DatabaseTransaction, learner: &LearnerScope) -> ApiResult<()> {
+    journal_corpus::Entity::update_many()
+        .col_expr(journal_corpus::Column::Version, Expr::col(journal_corpus::Column::Version).add(1))
+        .filter(journal_corpus::Column::LearnerId.eq(learner.id()))
+        .exec(txn)
+        .await?;
     Ok(())
 }
 
@@ -141,6 +157,9 @@ pub async fn create(
     let stored = idempotent::insert_once(txn, learner.id(), new.idempotency_key.as_deref(), row).await?;
     if let Stored::New(entry) = &stored {
         write_tags(txn, learner, entry.id, &new.mood_tags).await?;
+        if entry.embedding.is_some() {
+            bump_version(txn, learner).await?;
+        }
     }
     Ok(stored)
 }
@@ -174,6 +193,7 @@ pub async fn update(
     }
     if let Some(e) = changes.embedding {
         row.embedding = Set(e.as_ref().map(Unit::to_bytes));
+        bump_version(txn, learner).await?;
     }
     row.updated_at = Set(now);
     Ok(row.update(txn).await?)
@@ -197,6 +217,9 @@ pub async fn delete(txn: &DatabaseTransaction, learner: &LearnerScope, entry: &j
     journal_follow_up::Entity::delete_many().filter(journal_follow_up::Column::EntryId.eq(entry.id)).exec(txn).await?;
     journal_mood_tag::Entity::delete_many().filter(journal_mood_tag::Column::EntryId.eq(entry.id)).exec(txn).await?;
     journal_entry::Entity::delete_by_id(entry.id).exec(txn).await?;
+    if entry.embedding.is_some() {
+        bump_version(txn, learner).await?;
+    }
     Ok(())
 }
 
@@ -252,54 +275,61 @@ pub async fn add_follow_up(
     Ok((follow_up, synthesized))
 }
 
-/// The learner's entries most similar to `query` (cosine similarity), best first. The vectors
-/// are read as bytes and scored here: neither engine has vector arithmetic without an extension,
-/// and a learner's corpus is small enough (10,000 × 1,536 f32 is 61 MB, read in one pass) that
-/// the cost is the read. Returns nothing before the learner's first embedded entry.
+/// The learner's entries most similar to `query` (cosine similarity), best first. Neither engine
+/// has vector arithmetic without an extension, so the vectors are scored here: from this replica's
+/// cache when it holds the learner's corpus at the stored version (one small read), else read once
+/// (10,000 × 1,536 f32 is 61 MB) and cached. Returns nothing before the first embedded entry.
 pub async fn similar<C: ConnectionTrait>(
     db: &C,
+    cache: &VectorCache,
     learner: &LearnerScope,
     query: &Unit,
     first: usize,
     mood_tag: Option<&str>,
 ) -> ApiResult<Vec<(f32, journal_entry::Model)>> {
-    let Some(corpus) = journal_corpus::Entity::find_by_id(learner.id()).one(db).await? else {
+    let Some(stored) = journal_corpus::Entity::find_by_id(learner.id()).one(db).await? else {
         return Ok(Vec::new());
     };
-    if usize::try_from(corpus.dimension).ok() != Some(query.dimension()) {
+    if usize::try_from(stored.dimension).ok() != Some(query.dimension()) {
         return Err(ApiError::bad_input(
             "embedding",
-            format!("has {} dimensions; this learner's journal uses {}", query.dimension(), corpus.dimension),
+            format!("has {} dimensions; this learner's journal uses {}", query.dimension(), stored.dimension),
         ));
     }
-    let mut select = of_learner::<journal_entry::Entity>(learner)
-        .select_only()
-        .column(journal_entry::Column::Id)
-        .column(journal_entry::Column::Embedding)
-        .filter(journal_entry::Column::Embedding.is_not_null());
-    if let Some(tag) = mood_tag {
-        select = select.filter(
-            journal_entry::Column::Id.in_subquery(
-                Query::select()
-                    .column(journal_mood_tag::Column::EntryId)
-                    .from(journal_mood_tag::Entity)
-                    .and_where(journal_mood_tag::Column::LearnerId.eq(learner.id()))
-                    .and_where(journal_mood_tag::Column::Tag.eq(tag))
-                    .to_owned(),
-            ),
-        );
-    }
-    let vectors: Vec<(Uuid, Vec<u8>)> = select.into_tuple().all(db).await?;
-    let scored = vectors.into_iter().filter_map(|(id, bytes)| match query.similarity(&bytes) {
-        Some(score) => Some((score, id)),
+    let corpus = match cache.get(learner.id(), stored.version) {
+        Some(hit) => hit,
         None => {
-            tracing::error!(entry_id = %id, "stored embedding has another dimension than the corpus");
-            None
+            // Read after the version: a corpus can only be newer than the version it is kept
+            // under, which costs a reload, never a stale answer.
+            let loaded = Arc::new(load_corpus(db, learner, stored.version, query.dimension()).await?);
+            cache.put(learner.id(), loaded.clone());
+            loaded
         }
-    });
+    };
+    let allowed: Option<HashSet<Uuid>> = match mood_tag {
+        Some(tag) => Some(
+            journal_mood_tag::Entity::find()
+                .select_only()
+                .column(journal_mood_tag::Column::EntryId)
+                .filter(journal_mood_tag::Column::LearnerId.eq(learner.id()))
+                .filter(journal_mood_tag::Column::Tag.eq(tag))
+                .into_tuple::<Uuid>()
+                .all(db)
+                .await?
+                .into_iter()
+                .collect(),
+        ),
+        None => None,
+    };
+    let scored = corpus
+        .ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| allowed.as_ref().is_none_or(|a| a.contains(*id)))
+        .map(|(i, id)| (query.dot(corpus.vector(i)), *id));
     let best = top_k(scored, first);
     let ids: Vec<Uuid> = best.iter().map(|(_, id)| *id).collect();
-    let mut rows: std::collections::HashMap<Uuid, journal_entry::Model> = of_learner::<journal_entry::Entity>(learner)
+    let mut rows: HashMap<Uuid, journal_entry::Model> = of_learner::<journal_entry::Entity>(learner)
         .filter(journal_entry::Column::Id.is_in(ids))
         .all(db)
         .await?
@@ -307,4 +337,37 @@ pub async fn similar<C: ConnectionTrait>(
         .map(|e| (e.id, e))
         .collect();
     Ok(best.into_iter().filter_map(|(score, id)| rows.remove(&id).map(|e| (score, e))).collect())
+}
+
+/// Every embedded entry of the learner, decoded.
+async fn load_corpus<C: ConnectionTrait>(
+    db: &C,
+    learner: &LearnerScope,
+    version: i64,
+    dimension: usize,
+) -> ApiResult<Corpus> {
+    let rows: Vec<(Uuid, Vec<u8>)> = of_learner::<journal_entry::Entity>(learner)
+        .select_only()
+        .column(journal_entry::Column::Id)
+        .column(journal_entry::Column::Embedding)
+        .filter(journal_entry::Column::Embedding.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut corpus = Corpus {
+        version,
+        dimension,
+        ids: Vec::with_capacity(rows.len()),
+        vectors: Vec::with_capacity(rows.len() * dimension),
+    };
+    for (id, bytes) in rows {
+        match decode(&bytes).filter(|v| v.len() == dimension) {
+            Some(v) => {
+                corpus.ids.push(id);
+                corpus.vectors.extend(v);
+            }
+            None => tracing::error!(entry_id = %id, "stored embedding has another dimension than the corpus"),
+        }
+    }
+    Ok(corpus)
 }

@@ -11,3 +11,4 @@ pub mod learner;
 pub mod practice;
 pub mod registry;
 pub mod session;
+pub mod vectors;

@@ -140,6 +140,13 @@ impl TestApp {
         serde_json::to_value(response).expect("response json")
     }
 
+    /// A second replica on the same database (its own pool, loaders and caches), as production
+    /// runs several; returns its schema.
+    pub async fn replica(&self) -> AppSchema {
+        let state = build_state(self.config.clone(), self.clock.clone()).await.expect("replica state");
+        build_schema(state)
+    }
+
     /// Executes one named operation of a document as `viewer`; returns the whole response.
     pub async fn exec_named(&self, viewer: Viewer, query: &str, name: &str, variables: Value) -> Value {
         let request = Request::new(query).operation_name(name).variables(Variables::from_json(variables)).data(viewer);

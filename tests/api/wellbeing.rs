@@ -15,6 +15,7 @@ crate::on_each_backend!(
     a_follow_up_with_a_synthesis_creates_and_links_the_entry,
     journal_entries_can_be_changed_and_deleted,
     similarity_ranks_entries_by_cosine,
+    a_replica_never_searches_stale_vectors,
     embeddings_keep_one_dimension_and_refuse_bad_vectors,
     journal_text_of_100000_characters_is_exact_and_a_megabyte_is_refused,
     conversation_state_is_versioned_and_survives_a_restart,
@@ -274,6 +275,45 @@ async fn similarity_ranks_entries_by_cosine(b: Backend) {
     let other = app.learner("empty").await;
     let none = app.ok(SIMILAR, json!({ "l": other, "emb": [1.0] })).await;
     assert_eq!(none["learner"]["similarJournalEntries"], json!([]), "a learner without embeddings has no matches");
+}
+
+/// Each replica caches a learner's vectors for similarity search; a write through another replica
+/// (an entry added, an embedding changed, an entry deleted) is seen by the next search.
+async fn a_replica_never_searches_stale_vectors(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let other = app.replica().await;
+    let l = app.learner("replicas").await;
+    let search = |schema: learngraph::graphql::AppSchema, emb: Value| {
+        let l = l.clone();
+        async move {
+            let request = async_graphql::Request::new(SIMILAR)
+                .variables(async_graphql::Variables::from_json(json!({ "l": l, "emb": emb, "first": 10 })))
+                .data(Viewer::Open);
+            let response = tokio::spawn(async move { schema.execute(request).await }).await.expect("task");
+            let data = serde_json::to_value(response).expect("json");
+            data["data"]["learner"]["similarJournalEntries"]
+                .as_array()
+                .expect("matches")
+                .iter()
+                .map(|m| m["entry"]["content"].as_str().expect("c").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let east = create(&app, &l, "east", json!([]), json!([1.0, 0.0])).await;
+    assert_eq!(search(other.clone(), json!([1.0, 0.1])).await, ["east"], "the other replica caches one entry");
+    create(&app, &l, "north", json!([]), json!([0.0, 1.0])).await;
+    assert_eq!(search(other.clone(), json!([0.0, 1.0])).await, ["north", "east"], "an entry added elsewhere is seen");
+    let update =
+        "mutation($id: ID!) { updateJournalEntry(input: { id: $id, embedding: [-1.0, 0.0] }) { entry { id } } }";
+    app.ok(update, json!({ "id": east["id"] })).await;
+    assert_eq!(search(other.clone(), json!([-1.0, 0.0])).await, ["east", "north"], "a changed embedding is seen");
+    app.ok(
+        "mutation($id: ID!) { deleteJournalEntry(input: { id: $id }) { deletedEntryId } }",
+        json!({ "id": east["id"] }),
+    )
+    .await;
+    assert_eq!(search(other.clone(), json!([-1.0, 0.0])).await, ["north"], "a deleted entry is gone");
+    assert_eq!(search(app.schema.clone(), json!([-1.0, 0.0])).await, ["north"]);
 }
 
 async fn embeddings_keep_one_dimension_and_refuse_bad_vectors(b: Backend) {
