@@ -3,6 +3,9 @@
 //!
 //! `cargo run --release --example similarity -- --help`
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -11,7 +14,7 @@ use learngraph::clock::Clock;
 use learngraph::config::Config;
 use learngraph::domain::embedding::Unit;
 use learngraph::{Server, build_state};
-use sea_orm::{ConnectionTrait, Database, EntityTrait, Set};
+use sea_orm::{EntityTrait, Set};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -52,21 +55,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let unique = uuid::Uuid::new_v4().simple().to_string();
-    let (url, cleanup) = match &args.postgres {
-        Some(admin) => {
-            let name = format!("lg_bench_{unique}");
-            let conn = Database::connect(admin).await.context("connecting to PostgreSQL")?;
-            conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-            let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).context("URL with a database")?;
-            (format!("{base}/{name}"), Some((admin.clone(), name)))
-        }
-        None => {
-            let path = std::env::temp_dir().join(format!("learngraph-similarity-{unique}.sqlite"));
-            (format!("sqlite://{}?mode=rwc", path.display()), None)
-        }
-    };
-    let engine = if cleanup.is_some() { "PostgreSQL" } else { "SQLite" };
+    let database = support::BenchDatabase::create(args.postgres.as_deref(), "similarity").await?;
+    let url = database.url.clone();
+    let engine = database.engine();
     let mut config = Config::for_database(&url);
     config.listen = "127.0.0.1:0".parse()?;
     config.max_body_bytes = 4 << 20;
@@ -154,13 +145,6 @@ async fn main() -> anyhow::Result<()> {
     stop.send(()).ok();
     serving.await.ok();
     state.db.close().await.ok();
-    if let Some((admin, name)) = cleanup {
-        let conn = Database::connect(&admin).await?;
-        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
-    } else if let Some(path) = url.strip_prefix("sqlite://").and_then(|p| p.split('?').next()) {
-        for suffix in ["", "-wal", "-shm"] {
-            std::fs::remove_file(format!("{path}{suffix}")).ok();
-        }
-    }
+    database.drop().await?;
     Ok(())
 }
