@@ -26,6 +26,9 @@ const READ: &str = "query($e: String!) { learner(externalId: $e) { externalId di
 async fn a_learner_token_reaches_only_its_own_learner(b: Backend) {
     let app = secured(b).await;
     let token = app.token("TestUser", Role::Learner);
+    let (status, before) = app.post(Some(&token), json!({ "query": "{ viewer { externalId } }" })).await;
+    assert_eq!(status, 200);
+    assert_eq!(before, json!({ "data": { "viewer": null } }), "no learner yet: null, not an error");
     let (status, body) = app.post(Some(&token), json!({ "query": ENSURE, "variables": { "e": "TestUser" } })).await;
     assert_eq!(status, 200);
     assert_eq!(body["data"]["ensureLearner"]["created"], true, "{body}");
