@@ -29,6 +29,17 @@ pub enum Viewer {
 }
 
 impl Viewer {
+    /// Who is asking, for records of who did what (`staff:alice`, `open`).
+    pub fn name(&self) -> String {
+        match self {
+            Viewer::Open => "open".to_owned(),
+            Viewer::Anonymous => "anonymous".to_owned(),
+            Viewer::Learner { external_id } => format!("learner:{external_id}"),
+            Viewer::Staff { sub } => format!("staff:{sub}"),
+            Viewer::Service { sub } => format!("service:{sub}"),
+        }
+    }
+
     /// Staff, services and open mode reach every learner.
     pub fn is_privileged(&self) -> bool {
         matches!(self, Viewer::Open | Viewer::Staff { .. } | Viewer::Service { .. })
@@ -56,6 +67,23 @@ impl Viewer {
         match self {
             Viewer::Anonymous => Err(ApiError::Unauthenticated("a bearer token is required".into())),
             Viewer::Learner { external_id: own } if own != external_id => Err(ApiError::Forbidden),
+            _ => Ok(()),
+        }
+    }
+
+    /// Staff, services and open mode: writers of the shared catalogs.
+    pub fn require_privileged(&self) -> Result<(), ApiError> {
+        match self {
+            Viewer::Anonymous => Err(ApiError::Unauthenticated("a bearer token is required".into())),
+            v if v.is_privileged() => Ok(()),
+            _ => Err(ApiError::Forbidden),
+        }
+    }
+
+    /// Any viewer with a token (or open mode): readers of the shared catalogs.
+    pub fn require_token(&self) -> Result<(), ApiError> {
+        match self {
+            Viewer::Anonymous => Err(ApiError::Unauthenticated("a bearer token is required".into())),
             _ => Ok(()),
         }
     }

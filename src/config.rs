@@ -126,6 +126,12 @@ pub struct Config {
     #[arg(long, global = true, env = "LEARNGRAPH_EMBEDDING_CACHE_MB", default_value_t = 256)]
     pub embedding_cache_mb: usize,
 
+    /// A profiling question bank (JSON file) to use instead of the one shipped with the binary. It
+    /// is validated at start (a broken bank stops the server) and stored as a new version when it
+    /// differs from the current one.
+    #[arg(long, global = true, env = "LEARNGRAPH_PROFILING_BANK")]
+    pub profiling_bank: Option<std::path::PathBuf>,
+
     /// Log filter, in `tracing` env-filter syntax (e.g. `info`, `learngraph=debug`).
     #[arg(long, global = true, env = "LEARNGRAPH_LOG", default_value = "info")]
     pub log: String,

@@ -24,9 +24,12 @@ use crate::graphql::AppState;
 
 /// Connects to the configured database and migrates it.
 pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
+    // The bank first: a broken one stops the server before it touches the database.
+    let profiling = store::profiling::Catalog::load(config.profiling_bank.as_deref())?;
     let (db, statements) = db::connect_counted(&config).await?;
     db::migrate(&db).await?;
-    let mut state = AppState::new(db, config, clock);
+    profiling.prepare(&db, clock.now()).await?;
+    let mut state = AppState::new(db, config, clock, profiling);
     state.statements = statements;
     Ok(state)
 }

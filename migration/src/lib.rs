@@ -7,6 +7,7 @@ mod m20261124_000002_progress;
 mod m20261125_000003_same_learner_keys;
 mod m20261125_000004_details;
 mod m20261125_000005_wellbeing;
+mod m20261125_000006_profiling;
 mod util;
 
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_same_learner_keys::Migration),
             Box::new(m20261125_000004_details::Migration),
             Box::new(m20261125_000005_wellbeing::Migration),
+            Box::new(m20261125_000006_profiling::Migration),
         ]
     }
 }

@@ -5,7 +5,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::util::{index, learner_fk};
+use crate::util::{index, learner_fk, same_learner};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -116,24 +116,6 @@ enum MeditationReflections {
 #[derive(DeriveIden, Clone, Copy)]
 enum Sessions {
     Table,
-}
-
-/// `(learner_id, col) -> parent (learner_id, id)`.
-fn same_learner(
-    table: impl IntoIden,
-    col: impl IntoIden,
-    parent: impl IntoIden,
-    on_delete: ForeignKeyAction,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from_tbl(table)
-        .from_col(Alias::new("learner_id"))
-        .from_col(col)
-        .to_tbl(parent)
-        .to_col(Alias::new("learner_id"))
-        .to_col(Alias::new("id"))
-        .on_delete(on_delete)
-        .to_owned()
 }
 
 #[async_trait::async_trait]

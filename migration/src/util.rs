@@ -29,3 +29,21 @@ pub fn index(table: impl IntoTableRef + 'static, name: &str, cols: &[&str], uniq
     }
     stmt.to_owned()
 }
+
+/// `(learner_id, col) -> parent (learner_id, id)`.
+pub fn same_learner(
+    table: impl IntoIden,
+    col: impl IntoIden,
+    parent: impl IntoIden,
+    on_delete: ForeignKeyAction,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from_tbl(table)
+        .from_col(Alias::new("learner_id"))
+        .from_col(col)
+        .to_tbl(parent)
+        .to_col(Alias::new("learner_id"))
+        .to_col(Alias::new("id"))
+        .on_delete(on_delete)
+        .to_owned()
+}

@@ -268,7 +268,7 @@ pub fn score(bank: &Bank, answers: &[Answer], weak_below: f64) -> Result<Telemet
     let module_scores: Vec<ModuleScore> = MODULES
         .iter()
         .filter_map(|m| {
-            let scores: Vec<f64> = in_module(*m).filter_map(|c| c.score).collect();
+            let scores: Vec<f64> = in_module(m).filter_map(|c| c.score).collect();
             (!scores.is_empty()).then(|| ModuleScore {
                 module: (*m).to_owned(),
                 score: scores.iter().sum::<f64>() / scores.len() as f64,
@@ -490,14 +490,14 @@ pub fn coaching_focus(
         ));
     }
     for m in MODULES {
-        if let Some(w) = weak.iter().find(|w| w.module == m) {
-            if let Some(a) = map.modules.get(m) {
-                out.push(Focus {
-                    area: a.focus.clone(),
-                    reason: format!("{m} score {:.0} is below {:.0}", w.score, map.weak_below),
-                    skill_codes: a.skills.clone(),
-                });
-            }
+        if let Some(w) = weak.iter().find(|w| w.module == m)
+            && let Some(a) = map.modules.get(m)
+        {
+            out.push(Focus {
+                area: a.focus.clone(),
+                reason: format!("{m} score {:.0} is below {:.0}", w.score, map.weak_below),
+                skill_codes: a.skills.clone(),
+            });
         }
     }
     out

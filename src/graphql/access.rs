@@ -18,7 +18,8 @@ use entity::{
     attempt, badge, chat_message, chat_post, cognitive_metric, cognitive_metric_record, conversation_state, event,
     exercise_stat, goal, goal_profile_version, interest, journal_corpus, journal_entry, journal_follow_up,
     journal_mood_tag, learner, learner_progress, meditation_reflection, mentor_selection, objective_progress,
-    practice_day, preference, session, struggle,
+    portfolio_item, practice_day, preference, profiling_answer_key, profiling_outcome, profiling_response,
+    profiling_session, session, struggle,
 };
 use sea_orm::prelude::Uuid;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PrimaryKeyTrait, QueryFilter, Select};
@@ -108,6 +109,11 @@ learner_owned! {
     chat_message => "chat message",
     mentor_selection => "mentor selection",
     meditation_reflection => "meditation reflection",
+    profiling_session => "profiling session",
+    profiling_response => "profiling response",
+    profiling_answer_key => "profiling answer key",
+    profiling_outcome => "profiling outcome",
+    portfolio_item => "portfolio item",
 }
 
 /// The rows of `E` that belong to a scoped learner.

@@ -27,6 +27,7 @@ pub struct Learner(
     super::journal::LearnerJournal,
     super::companion::LearnerCompanion,
     super::meditation::LearnerMeditation,
+    super::profiling::LearnerProfiling,
 );
 
 impl Learner {
@@ -40,7 +41,8 @@ impl Learner {
             super::details::LearnerDetails(scope.clone()),
             super::journal::LearnerJournal(scope.clone()),
             super::companion::LearnerCompanion(scope.clone()),
-            super::meditation::LearnerMeditation(scope),
+            super::meditation::LearnerMeditation(scope.clone()),
+            super::profiling::LearnerProfiling(scope),
         )
     }
 

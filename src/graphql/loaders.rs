@@ -9,13 +9,15 @@
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use async_graphql::Context;
 use entity::goal::GoalStatus;
 use entity::{
     attempt, badge, chat_message, cognitive_metric, cognitive_metric_record, conversation_state, goal, interest,
     journal_entry, journal_follow_up, learner_progress, meditation_reflection, mentor_selection, objective_progress,
-    preference, session, struggle,
+    portfolio_item, preference, profiling_outcome, profiling_response, profiling_session, recipe, recipe_skill,
+    session, struggle,
 };
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Alias, Asterisk, Condition, Expr, ExprTrait, Func, OverStatement, Query, WindowStatement};
@@ -26,12 +28,15 @@ use sea_orm::{
 
 use super::access::{LearnerOwned, LearnerScope};
 use super::batch::{BatchLoad, Batcher};
+use crate::domain::profiling as rules;
 use crate::error::{ApiError, ApiResult};
+use crate::store::profiling::Catalog;
 
 /// Registers every loader on a schema under construction.
 pub fn register<Q, M, S>(
     builder: async_graphql::SchemaBuilder<Q, M, S>,
     db: &DatabaseConnection,
+    catalog: &Arc<Catalog>,
 ) -> async_graphql::SchemaBuilder<Q, M, S> {
     builder
         .data(Batcher::new(ById::<goal::Entity, AttemptGoal>::new(db)))
@@ -60,6 +65,11 @@ pub fn register<Q, M, S>(
         .data(Batcher::new(StateByKey(db.clone())))
         .data(Batcher::new(OfLearner::<conversation_state::Entity>::new(db)))
         .data(Batcher::new(Activity(db.clone())))
+        .data(Batcher::new(OfLearner::<profiling_session::Entity>::new(db)))
+        .data(Batcher::new(OfLearner::<profiling_outcome::Entity>::new(db)))
+        .data(Batcher::new(OfLearner::<portfolio_item::Entity>::new(db)))
+        .data(Batcher::new(ChildrenOf::<profiling_response::Entity>::new(db)))
+        .data(Batcher::new(Recommendations { db: db.clone(), catalog: catalog.clone() }))
 }
 
 /// (learner, row id): a row that must belong to that learner.
@@ -247,6 +257,9 @@ listed! {
     cognitive_metric: TaskName;
     objective_progress: CreatedAt, ObjectiveId;
     badge: EarnedAt, BadgeId;
+    profiling_session: StartedAt, Id;
+    profiling_outcome: LearnerId;
+    portfolio_item: CreatedAt, Id;
 }
 
 /// Every row of `E` of a learner, in `E`'s order (detail lists, at most `MAX_PER_KIND` each).
@@ -355,6 +368,7 @@ child! {
     mentor_selection: Uuid, SessionId, |r| Some(r.session_id), [(CreatedAt, Asc), (Id, Asc)];
     cognitive_metric_record: String, TaskName, |r| Some(r.task_name.clone()), [(RecordedAt, Desc), (Id, Desc)];
     attempt: String, ObjectiveId, |r| r.objective_id.clone(), [(OccurredAt, Desc), (Id, Desc)];
+    profiling_response: Uuid, SessionId, |r| Some(r.session_id), [(AnsweredAt, Asc), (QuestionId, Asc)];
 }
 
 /// (learner, parent, how many).
@@ -576,4 +590,98 @@ impl BatchLoad for Activity {
 /// `Learner.activitySummary`.
 pub async fn activity(ctx: &Context<'_>, scope: &LearnerScope) -> ApiResult<ActivityCounts> {
     Ok(batcher::<Activity>(ctx)?.load_one(scope.id()).await?.unwrap_or_default())
+}
+
+/// A recommended recipe and its reasons.
+pub type Recommended = (recipe::Model, Vec<String>);
+
+/// Recipe recommendations for a page of learners: one statement for their profiling outcomes,
+/// then one for all their recommendations (a `UNION ALL` of one ordered, limited part per
+/// learner), whatever the number of learners.
+pub struct Recommendations {
+    db: DatabaseConnection,
+    catalog: Arc<Catalog>,
+}
+
+impl BatchLoad for Recommendations {
+    /// (learner, how many).
+    type Key = (Uuid, u64);
+    type Value = Vec<Recommended>;
+
+    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
+    async fn load(&self, keys: &[(Uuid, u64)]) -> ApiResult<HashMap<(Uuid, u64), Vec<Recommended>>> {
+        use sea_orm::sea_query::{SelectStatement, UnionType};
+        use sea_orm::{ConnectionTrait, FromQueryResult};
+        let mut out: HashMap<(Uuid, u64), Vec<Recommended>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        let outcomes: HashMap<Uuid, profiling_outcome::Model> = profiling_outcome::Entity::find()
+            .filter(profiling_outcome::Column::LearnerId.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|o| (o.learner_id, o))
+            .collect();
+        let map = self.catalog.skill_map();
+        let mut parts: Vec<((Uuid, u64), Vec<rules::Gap>, SelectStatement)> = Vec::new();
+        for key in keys {
+            let Some(o) = outcomes.get(&key.0) else { continue };
+            let weak: Vec<rules::ModuleScore> = serde_json::from_value(o.weak_modules.clone()).map_err(|e| {
+                tracing::error!(learner_id = %o.learner_id, error = %e, "stored weak modules do not parse");
+                ApiError::Internal
+            })?;
+            let weak: Vec<String> = weak.into_iter().map(|w| w.module).collect();
+            let gaps = rules::gaps(map, &o.track_key, &weak);
+            if gaps.is_empty() {
+                continue;
+            }
+            let codes: Vec<String> = gaps.iter().map(|g| g.skill.clone()).collect();
+            let teaching = Query::select()
+                .column(recipe_skill::Column::RecipeId)
+                .from(recipe_skill::Entity)
+                .and_where(Expr::col(recipe_skill::Column::SkillCode).is_in(codes))
+                .to_owned();
+            let mut part = Query::select();
+            part.expr_as(Expr::val(i64::try_from(parts.len()).unwrap_or(i64::MAX)), Alias::new("part"))
+                .columns(recipe::Column::iter().map(|c| (recipe::Entity, c)))
+                .from(recipe::Entity)
+                .and_where(Expr::col((recipe::Entity, recipe::Column::IsActive)).eq(true))
+                .and_where(Expr::col((recipe::Entity, recipe::Column::Id)).in_subquery(teaching))
+                .order_by((recipe::Entity, recipe::Column::UsageCount), Order::Desc)
+                .order_by((recipe::Entity, recipe::Column::AvgRating), Order::Desc)
+                .order_by((recipe::Entity, recipe::Column::Slug), Order::Asc)
+                .limit(key.1);
+            let mut wrapped = Query::select();
+            wrapped.column(Asterisk).from_subquery(part, Alias::new(format!("part_{}", parts.len())));
+            parts.push((*key, gaps, wrapped));
+        }
+        let mut statements = parts.iter().map(|p| p.2.clone());
+        let Some(mut query) = statements.next() else { return Ok(out) };
+        for next in statements {
+            query.union(UnionType::All, next);
+        }
+        let rows = self.db.query_all(&query).await?;
+        for row in rows {
+            let part: i64 = row.try_get("", "part")?;
+            let recipe = recipe::Model::from_query_result(&row, "")?;
+            let Some((key, gaps, _)) = usize::try_from(part).ok().and_then(|i| parts.get(i)) else { continue };
+            let codes = crate::store::profiling::skill_codes(&recipe)?;
+            let reasons = rules::reasons(gaps, &codes);
+            if let Some(list) = out.get_mut(key) {
+                list.push((recipe, reasons));
+            }
+        }
+        for list in out.values_mut() {
+            list.sort_by(|a, b| {
+                b.0.usage_count
+                    .cmp(&a.0.usage_count)
+                    .then(b.0.avg_rating.total_cmp(&a.0.avg_rating))
+                    .then_with(|| a.0.slug.cmp(&b.0.slug))
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// `Learner.recipeRecommendations(first)`.
+pub async fn recommendations(ctx: &Context<'_>, scope: &LearnerScope, n: u64) -> ApiResult<Vec<Recommended>> {
+    Ok(batcher::<Recommendations>(ctx)?.load_one((scope.id(), n)).await?.unwrap_or_default())
 }

@@ -16,6 +16,7 @@ pub mod meditation;
 pub mod node;
 pub mod page;
 pub mod practice;
+pub mod profiling;
 pub mod scalars;
 pub mod session;
 
@@ -42,10 +43,17 @@ pub struct AppState {
     pub statements: crate::db::StatementCounter,
     /// This replica's cache of journal vectors for similarity search.
     pub vectors: Arc<crate::store::vectors::VectorCache>,
+    /// The profiling question banks and skill map.
+    pub profiling: Arc<crate::store::profiling::Catalog>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, config: Config, clock: Clock) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        config: Config,
+        clock: Clock,
+        profiling: crate::store::profiling::Catalog,
+    ) -> Self {
         let auth = Auth::new(config.jwt_secret.as_ref().map(crate::config::Secret::expose));
         let vectors =
             Arc::new(crate::store::vectors::VectorCache::new(config.embedding_cache_mb.saturating_mul(1 << 20)));
@@ -57,6 +65,7 @@ impl AppState {
             write_gate: Arc::new(tokio::sync::Semaphore::new(1)),
             statements: Default::default(),
             vectors,
+            profiling: Arc::new(profiling),
         }
     }
 
@@ -70,7 +79,7 @@ impl AppState {
 /// Reads: a learner and everything stored about it, lists of learners (staff), any stored thing by
 /// its global id.
 #[derive(MergedObject, Default)]
-pub struct Query(learner::LearnerQuery, node::NodeQuery);
+pub struct Query(learner::LearnerQuery, node::NodeQuery, profiling::ProfilingQuery);
 
 /// Writes. Each mutation takes one `input` object, runs in one transaction, and returns a payload
 /// with what changed; bad input changes nothing.
@@ -85,6 +94,7 @@ pub struct Mutation(
     journal::JournalMutation,
     companion::CompanionMutation,
     meditation::MeditationMutation,
+    profiling::ProfilingMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -92,7 +102,7 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 pub fn build_schema(state: AppState) -> AppSchema {
     let config = state.config.clone();
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
-    let mut builder = loaders::register(builder, &state.db)
+    let mut builder = loaders::register(builder, &state.db, &state.profiling)
         .data(state.clone())
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)

@@ -22,7 +22,7 @@ use crate::store::idempotent::Stored;
 /// Serializes the companion writes of one learner (finding or opening "the open session" and
 /// numbering messages must not interleave). PostgreSQL locks the learner's row; SQLite's write
 /// transactions are already one at a time.
-async fn lock_learner(txn: &DatabaseTransaction, learner: &LearnerScope) -> ApiResult<()> {
+pub(crate) async fn lock_learner(txn: &DatabaseTransaction, learner: &LearnerScope) -> ApiResult<()> {
     // FOR NO KEY UPDATE: companion writes of one learner wait for each other, while the foreign-key
     // checks of the learner's other writes (FOR KEY SHARE) go on.
     if txn.get_database_backend() == DbBackend::Postgres {

@@ -45,7 +45,7 @@ pub fn score(field: &str, value: Option<f64>) -> ApiResult<Option<f64>> {
 
 /// Refuses a new item when the learner already has the most of its kind. Under racing writers
 /// on PostgreSQL the count can be passed by a few; lists are cut at the limit on read too.
-async fn room_for<E>(txn: &DatabaseTransaction, learner: &LearnerScope, field: &str, what: &str) -> ApiResult<()>
+pub async fn room_for<E>(txn: &DatabaseTransaction, learner: &LearnerScope, field: &str, what: &str) -> ApiResult<()>
 where
     E: LearnerOwned,
     E::Model: Sync,

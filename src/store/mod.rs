@@ -9,6 +9,7 @@ pub mod idempotent;
 pub mod journal;
 pub mod learner;
 pub mod practice;
+pub mod profiling;
 pub mod registry;
 pub mod session;
 pub mod vectors;

@@ -31,6 +31,11 @@ const fn direct(name: &'static str) -> LearnerTable {
 /// Every table with learner data, children before the parents they point at (the order erasure
 /// deletes in). The `learners` row itself goes last.
 pub const LEARNER_TABLES: &[LearnerTable] = &[
+    direct("profiling_answer_keys"),
+    direct("profiling_responses"),
+    direct("profiling_outcomes"),
+    direct("portfolio_items"),
+    direct("profiling_sessions"),
     direct("chat_messages"),
     direct("chat_posts"),
     direct("mentor_selections"),
@@ -61,7 +66,7 @@ pub const LEARNER_TABLES: &[LearnerTable] = &[
 pub const LEARNERS: &str = "learners";
 
 /// Tables that hold no learner's data (shared catalogs, bookkeeping).
-pub const SHARED_TABLES: &[&str] = &["seaql_migrations"];
+pub const SHARED_TABLES: &[&str] = &["seaql_migrations", "profiling_question_banks", "recipes", "recipe_skills"];
 
 /// Deletes a learner and every row it owns, in the caller's transaction. Explicit deletes,
 /// children first, rather than relying on ON DELETE CASCADE alone, so erasure does not depend on
