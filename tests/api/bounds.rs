@@ -26,6 +26,40 @@ const UNPAGED_LISTS: &[(&str, &str)] = &[
     ("Learner.cognitiveMetrics", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
     ("Learner.objectives", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
     ("Learner.badges", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
+    ("Learner.portfolio", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
+    ("Learner.coachingFocus", "at most 5 tracks and 6 modules (domain::profiling::coaching_focus)"),
+    ("CoachingFocus.skillCodes", "the skills of one area of the skill map, shipped with the binary"),
+    ("ProfilingOutcome.alignment", "the five tracks (domain::profiling::TRACKS)"),
+    ("ProfilingTelemetry.alignment", "the five tracks (domain::profiling::TRACKS)"),
+    ("ProfilingTelemetry.moduleScores", "at most the six modules (domain::profiling::MODULES)"),
+    ("ProfilingTelemetry.weakModules", "at most the six modules (domain::profiling::MODULES)"),
+    (
+        "ProfilingTelemetry.scenarioChoices",
+        "one per question of a bank: at most 200 (domain::profiling::MAX_QUESTIONS)",
+    ),
+    ("ProfilingSession.responses", "one per question of a bank: at most 200 (domain::profiling::MAX_QUESTIONS)"),
+    (
+        "ProfilingSession.questions",
+        "a bank has at most 200 questions (domain::profiling::MAX_QUESTIONS, checked on publish)",
+    ),
+    (
+        "ProfilingQuestionBank.questions",
+        "a bank has at most 200 questions (domain::profiling::MAX_QUESTIONS, checked on publish)",
+    ),
+    (
+        "Query.profilingQuestions",
+        "a bank has at most 200 questions (domain::profiling::MAX_QUESTIONS, checked on publish)",
+    ),
+    ("ProfilingQuestion.options", "at most 12 per question (domain::profiling::MAX_OPTIONS, checked on publish)"),
+    ("Recipe.skillCodes", "at most 50 per recipe (store::profiling::MAX_SKILLS_PER_RECIPE, checked on write)"),
+    (
+        "RecipeRecommendation.skillCodes",
+        "at most 50 per recipe (store::profiling::MAX_SKILLS_PER_RECIPE, checked on write)",
+    ),
+    (
+        "RecipeRecommendation.reasons",
+        "one per gap skill the recipe matches: at most the skills of a track and six modules",
+    ),
     (
         "*Connection.edges",
         "one page of the connection: every field returning a *Connection takes `first` (checked below)",

@@ -13,6 +13,8 @@ crate::on_each_backend!(
     learner_page_and_node_operations_run,
     details_operations_run_as_clients_send_them,
     wellbeing_operations_run_as_clients_send_them,
+    profiling_operations_run_as_clients_send_them,
+    the_full_learner_view_runs_in_one_request,
 );
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contract");
@@ -360,4 +362,74 @@ async fn wellbeing_operations_run_as_clients_send_them(b: Backend) {
     assert_eq!(r["journalEntry"]["moodTags"], json!(["meditative", "calm"]));
     assert_eq!(r["journalEntry"]["source"], "MEDITATION");
     assert_eq!(r["reflection"]["emotionalState"], "calm");
+}
+
+async fn profiling_operations_run_as_clients_send_them(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let doc = contract("profiling.graphql");
+    app.ok(
+        "mutation { upsertRecipe(input: { slug: \"soc-intro\", title: \"SOC intro\", skillCodes: [\"SOC-110\"], usageCount: 3, avgRating: 4.5 }) { created } }",
+        json!({}),
+    )
+    .await;
+    let learner = app.learner("TestUser").await;
+    let questions = op(&app, &doc, "ProfilingQuestions", json!({})).await;
+    let questions = questions["profilingQuestions"].as_array().expect("questions").clone();
+    assert_eq!(questions.len(), 12);
+    assert_eq!(questions[0]["module"], "technical_exposure");
+    let started = op(&app, &doc, "StartProfilingSession", json!({ "learnerId": learner })).await;
+    let session = started["startProfilingSession"]["session"]["id"].clone();
+    assert_eq!(started["startProfilingSession"]["session"]["status"], "IN_PROGRESS");
+    for (q, o) in crate::profiling::DEFENDER {
+        let answered = op(
+            &app,
+            &doc,
+            "AnswerProfilingQuestion",
+            json!({ "sessionId": session, "questionId": q, "selectedOption": o, "responseTimeMs": 3000 }),
+        )
+        .await;
+        assert_eq!(
+            answered["answerProfilingQuestion"]["response"],
+            json!({ "questionId": q, "selectedOption": o, "responseTimeMs": 3000 })
+        );
+    }
+    let done = op(&app, &doc, "CompleteProfilingSession", json!({ "sessionId": session })).await;
+    let done = &done["completeProfilingSession"];
+    assert_eq!(done["session"]["status"], "COMPLETED");
+    let t = &done["session"]["telemetry"];
+    assert_eq!(t["primaryTrack"], "defender");
+    let sum: f64 =
+        t["alignment"].as_array().expect("alignment").iter().map(|s| s["percentage"].as_f64().expect("pct")).sum();
+    assert!((sum - 100.0).abs() <= 0.5, "{sum}");
+    assert_eq!(done["learner"]["profiling"], json!({ "complete": true, "trackKey": "defender" }));
+    assert_eq!(done["learner"]["portfolio"][0]["kind"], "VALUE_STATEMENT");
+    let outcome = op(&app, &doc, "ProfilingOutcome", json!({ "externalId": "TestUser" })).await;
+    assert_eq!(outcome["learner"]["profiling"]["trackKey"], "defender");
+    assert_eq!(outcome["learner"]["profiling"]["alignment"], t["alignment"]);
+    assert_eq!(
+        outcome["learner"]["recipeRecommendations"],
+        json!([{ "id": outcome["learner"]["recipeRecommendations"][0]["id"], "title": "SOC intro", "skillCodes": ["SOC-110"], "usageCount": 3, "avgRating": 4.5 }])
+    );
+}
+
+async fn the_full_learner_view_runs_in_one_request(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let doc = contract("learner-view.graphql");
+    let learner = app.learner("TestUser").await;
+    crate::fixtures::seed_every_table(&app, &learner).await;
+    let view = op(&app, &doc, "FullLearnerView", json!({ "externalId": "TestUser" })).await;
+    let l = &view["learner"];
+    assert_eq!(l["externalId"], "TestUser");
+    assert_eq!(l["profiling"]["complete"], true);
+    assert_eq!(l["profiling"]["trackKey"], "defender");
+    assert_eq!(l["profilingSessions"][0]["status"], "COMPLETED");
+    assert_eq!(l["profilingSessions"][0]["responses"].as_array().expect("responses").len(), 12);
+    let kinds: Vec<&str> =
+        l["portfolio"].as_array().expect("portfolio").iter().map(|i| i["kind"].as_str().expect("kind")).collect();
+    assert_eq!(kinds, vec!["VALUE_STATEMENT", "PROJECT"]);
+    assert_eq!(l["attempts"]["edges"].as_array().expect("attempts").len(), 1);
+    assert_eq!(l["progress"]["totalAttempts"], 1);
+    assert_eq!(l["goals"][0]["profileVersion"], 2);
+    assert_eq!(l["interests"], json!(["chess"]));
+    assert!(l["journalEntries"]["edges"].as_array().is_some_and(|e| !e.is_empty()));
 }

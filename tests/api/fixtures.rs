@@ -36,6 +36,7 @@ pub async fn event(app: &TestApp, learner: &str, kind: &str, goal: Option<&Value
 /// table. Erasure and export checks start from it.
 pub async fn seed_every_table(app: &TestApp, learner: &str) {
     crate::wellbeing::seed_wellbeing(app, learner).await;
+    crate::profiling::seed_profiling(app, learner).await;
     app.ok(
         "mutation($l: ID!) { syncLearnerProfile(input: { learnerId: $l, preferences: [{ category: \"style\", value: \"visual\" }], \
          interests: [\"chess\"], struggles: [\"fractions\"], cognitiveMetrics: [{ taskName: \"memory\", metrics: { a: 1 } }], \

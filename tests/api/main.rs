@@ -15,6 +15,7 @@ mod goals;
 mod http;
 mod learners;
 mod meta;
+mod profiling;
 mod progress;
 mod schema_walk;
 mod scope;

@@ -34,6 +34,12 @@ enum Rule {
     /// Staff only: every learner token (A's own too) and service tokens are FORBIDDEN, no token is
     /// UNAUTHENTICATED, staff succeeds.
     StaffOnly,
+    /// A shared catalog read (question banks, recipes): any token succeeds (the intruder's too), no
+    /// token is UNAUTHENTICATED.
+    Catalog,
+    /// A shared catalog write (`upsertRecipe`): staff and service succeed, every learner token is
+    /// FORBIDDEN, no token is UNAUTHENTICATED.
+    Privileged,
     /// The intruder names its own learner together with A's goal or session: answered exactly as
     /// with ids that do not exist, changing nothing. (Extra rows; they do not count as coverage.)
     Foreign,
@@ -73,18 +79,25 @@ struct Ids {
     chat_message: String,
     mentor_selection: String,
     reflection: String,
+    profiling_session: String,
+    portfolio_item: String,
+    recipe: String,
     /// The intruder's own learner (exists in both sets).
     me: String,
 }
 
 impl Ids {
-    /// Every id as a variable: `$l $e $g $s $ev $a $je $fu $c $cm $ms $mr $me`.
+    /// Every id as a variable: `$l $e $g $s $ev $a $je $fu $c $cm $ms $mr $ps $pi $r $me`, and
+    /// `$bank`, a valid question bank that differs from the shipped one.
     fn vars(&self) -> Value {
+        let mut bank: Value = serde_json::from_str(learngraph::domain::profiling::DEFAULT_BANK).expect("bank");
+        bank["questions"][0]["prompt"] = json!(format!("Planted for {}", self.external_id));
         json!({
             "l": self.learner, "e": self.external_id, "g": self.goal, "s": self.session,
             "ev": self.event, "a": self.attempt, "je": self.journal_entry, "fu": self.follow_up,
             "c": self.chat_session, "cm": self.chat_message, "ms": self.mentor_selection,
-            "mr": self.reflection, "me": self.me,
+            "mr": self.reflection, "ps": self.profiling_session, "pi": self.portfolio_item,
+            "r": self.recipe, "me": self.me, "bank": bank,
         })
     }
 
@@ -103,6 +116,9 @@ impl Ids {
             chat_message: gid("ChatMessage"),
             mentor_selection: gid("MentorSelection"),
             reflection: gid("MeditationReflection"),
+            profiling_session: gid("ProfilingSession"),
+            portfolio_item: gid("PortfolioItem"),
+            recipe: gid("Recipe"),
             me: self.me.clone(),
         }
     }
@@ -128,7 +144,11 @@ const VARIABLE_TYPES: &[(&str, &str)] = &[
     ("cm", "ID!"),
     ("ms", "ID!"),
     ("mr", "ID!"),
+    ("ps", "ID!"),
+    ("pi", "ID!"),
+    ("r", "ID!"),
     ("me", "ID!"),
+    ("bank", "JSON!"),
 ];
 
 /// `op` (query | mutation) with `body` as its selection, declaring the variables `body` uses.
@@ -204,6 +224,14 @@ const LEARNER_FIELDS: &[(&str, &str)] = &[
         "Learner.meditationReflections",
         "meditationReflections(first: 5) { edges { node { id reflection session { id reflection { id } } journalEntry { id } } } }",
     ),
+    (
+        "Learner.profilingSessions",
+        "profilingSessions { id status bankVersion responses { questionId selectedOption } telemetry { primaryTrack } questions(module: \"difficulty\") { id } learner { id } }",
+    ),
+    ("Learner.profiling", "profiling { complete completedAt sessionId trackKey alignment { track percentage } }"),
+    ("Learner.portfolio", "portfolio { id kind title content url profilingSessionId }"),
+    ("Learner.recipeRecommendations", "recipeRecommendations(first: 5) { id title reasons recipe { slug } }"),
+    ("Learner.coachingFocus", "coachingFocus { area reason skillCodes }"),
     (
         "Learner.activitySummary",
         "activitySummary { chatSessions chatMessages journalEntries meditationSessions meditationMinutes lastActiveAt }",
@@ -364,6 +392,77 @@ fn rows() -> Vec<Row> {
             Rule::Scoped,
         ),
         mutation(
+            "Mutation.startProfilingSession",
+            "startProfilingSession(input: { learnerId: $l }) { session { id status } created }",
+        ),
+        mutation(
+            "Mutation.answerProfilingQuestion",
+            "answerProfilingQuestion(input: { sessionId: $ps, questionId: \"te_networking\", selectedOption: \"never\", responseTimeMs: 2000 }) { response { questionId selectedOption } }",
+        ),
+        mutation(
+            "Mutation.completeProfilingSession",
+            "completeProfilingSession(input: { sessionId: $ps }) { session { id status telemetry { primaryTrack } } learner { profiling { complete } portfolio { kind } } }",
+        ),
+        mutation(
+            "Mutation.createPortfolioItem",
+            "createPortfolioItem(input: { learnerId: $l, kind: PROJECT, title: \"Planted\" }) { item { id } }",
+        ),
+        mutation(
+            "Mutation.updatePortfolioItem",
+            "updatePortfolioItem(input: { itemId: $pi, title: \"Planted\", url: null }) { item { id title } }",
+        ),
+        mutation("Mutation.deletePortfolioItem", "deletePortfolioItem(input: { itemId: $pi }) { deletedItemId }"),
+        row(
+            "Mutation.publishProfilingQuestionBank",
+            "staff catalog write",
+            "mutation",
+            "publishProfilingQuestionBank(input: { bank: $bank }) { bank { version questionCount } created }",
+            Rule::StaffOnly,
+        ),
+        row(
+            "Mutation.upsertRecipe",
+            "catalog write",
+            "mutation",
+            "upsertRecipe(input: { slug: \"planted\", title: \"Planted\", skillCodes: [\"NET-101\"] }) { recipe { id } created }",
+            Rule::Privileged,
+        ),
+        row(
+            "Query.profilingQuestions",
+            "catalog",
+            "query",
+            "profilingQuestions(module: \"work_style\") { id module prompt options { value label } }",
+            Rule::Catalog,
+        ),
+        row(
+            "Query.profilingQuestionBank",
+            "catalog",
+            "query",
+            "profilingQuestionBank { version questionCount publishedBy questions { id } }",
+            Rule::Catalog,
+        ),
+        row("Query.recipes", "catalog", "query", "recipes(first: 5) { nodes { id slug skillCodes } }", Rule::Catalog),
+        row(
+            "Query.node",
+            "Recipe",
+            "query",
+            "node(id: $r) { id ... on Recipe { slug title skillCodes usageCount avgRating isActive } }",
+            Rule::Catalog,
+        ),
+        row(
+            "Query.node",
+            "ProfilingSession",
+            "query",
+            "node(id: $ps) { id ... on ProfilingSession { status responses { questionId } learner { id } } }",
+            Rule::Scoped,
+        ),
+        row(
+            "Query.node",
+            "PortfolioItem",
+            "query",
+            "node(id: $pi) { id ... on PortfolioItem { kind title content } }",
+            Rule::Scoped,
+        ),
+        mutation(
             "Mutation.resetProgress",
             "resetProgress(input: { learnerId: $l }) { deletedAttempts deletedSessions learner { id } }",
         ),
@@ -465,7 +564,10 @@ async fn the_scope_table_covers_every_field() {
     }
     let mut missing: Vec<String> = wanted.iter().filter(|f| !covered.contains(f.as_str())).cloned().collect();
     for kind in schema.ty("Node").possible_types.as_deref().unwrap_or_default() {
-        if !rows.iter().any(|r| r.field == "Query.node" && r.via == kind.name && r.rule == Rule::Scoped) {
+        if !rows
+            .iter()
+            .any(|r| r.field == "Query.node" && r.via == kind.name && matches!(r.rule, Rule::Scoped | Rule::Catalog))
+        {
             missing.push(format!("Query.node on a {} id", kind.name));
         }
     }
@@ -647,7 +749,50 @@ async fn learner_a(app: &TestApp, tokens: &Tokens, n: usize, me: &str) -> Ids {
         json!({ "l": learner }),
     )
     .await;
+    let data = staff(
+        app,
+        tokens,
+        "mutation($l: ID!) { startProfilingSession(input: { learnerId: $l }) { session { id } } }",
+        json!({ "l": learner }),
+    )
+    .await;
+    let profiling_session = data["startProfilingSession"]["session"]["id"].as_str().expect("profiling id").to_owned();
+    for (q, o) in [
+        ("te_networking", "deep"),
+        ("ws_team_role", "investigator"),
+        ("sp_incident", "contain"),
+        ("df_challenge", "steady"),
+        ("iv_motivation", "protect"),
+        ("rf_growth", "judgement"),
+    ] {
+        staff(
+            app,
+            tokens,
+            "mutation($ps: ID!, $q: String!, $o: String!) { answerProfilingQuestion(input: { sessionId: $ps, questionId: $q, selectedOption: $o, responseTimeMs: 4000 }) { response { questionId } } }",
+            json!({ "ps": profiling_session, "q": q, "o": o }),
+        )
+        .await;
+    }
+    let data = staff(
+        app,
+        tokens,
+        "mutation($l: ID!) { createPortfolioItem(input: { learnerId: $l, kind: PROJECT, title: \"Secret project\", content: \"Secret\" }) { item { id } } }",
+        json!({ "l": learner }),
+    )
+    .await;
+    let portfolio_item = data["createPortfolioItem"]["item"]["id"].as_str().expect("item id").to_owned();
+    let data = staff(
+        app,
+        tokens,
+        "mutation($s: String!) { upsertRecipe(input: { slug: $s, title: \"Networks\", skillCodes: [\"NET-101\"] }) { recipe { id } } }",
+        json!({ "s": format!("recipe-{n}") }),
+    )
+    .await;
+    let recipe = data["upsertRecipe"]["recipe"]["id"].as_str().expect("recipe id").to_owned();
     Ids {
+        profiling_session,
+        portfolio_item,
+        recipe,
         journal_entry,
         follow_up,
         chat_session,
@@ -682,6 +827,8 @@ fragment All on Learner {
   conversationStates { sessionKey state version } activitySummary { chatMessages journalEntries meditationMinutes }
   chatSessions(first: 5) { nodes { id endedAt messages(first: 10) { content } mentorSelections(first: 5) { mentorId } } }
   meditationReflections(first: 5) { nodes { id reflection } }
+  profilingSessions { id status responses { questionId selectedOption responseTimeMs } }
+  profiling { complete trackKey } portfolio { id kind title content url }
 }";
 
 /// Row counts of every learner table and a staff read of A and the intruder.
@@ -754,6 +901,15 @@ async fn check(app: &TestApp, tokens: &Tokens, row: &Row, ids: &Ids, missing: &I
             failures.push(refused("(a) service", &post(app, Some(&tokens.service), row, ids).await, "FORBIDDEN"));
             failures.push(refused("(b) no token", &post(app, None, row, ids).await, "UNAUTHENTICATED"));
         }
+        Rule::Catalog => {
+            failures.push(succeeded("(a) intruder", &post(app, Some(&tokens.intruder), row, ids).await));
+            failures.push(refused("(b) no token", &post(app, None, row, ids).await, "UNAUTHENTICATED"));
+        }
+        Rule::Privileged => {
+            failures.push(refused("(a) intruder", &post(app, Some(&tokens.intruder), row, ids).await, "FORBIDDEN"));
+            failures.push(refused("(a) own learner", &post(app, Some(&own), row, ids).await, "FORBIDDEN"));
+            failures.push(refused("(b) no token", &post(app, None, row, ids).await, "UNAUTHENTICATED"));
+        }
         Rule::Foreign => {
             let theirs = post(app, Some(&tokens.intruder), row, ids).await;
             let nobody = post(app, Some(&tokens.intruder), row, missing).await;
@@ -774,6 +930,11 @@ async fn check(app: &TestApp, tokens: &Tokens, row: &Row, ids: &Ids, missing: &I
             }
         }
         Rule::StaffOnly => failures.push(succeeded("(c) staff", &post(app, Some(&tokens.staff), row, ids).await)),
+        Rule::Catalog => failures.push(succeeded("(c) own token", &post(app, Some(&own), row, ids).await)),
+        Rule::Privileged => {
+            failures.push(succeeded("(c) service", &post(app, Some(&tokens.service), row, ids).await));
+            failures.push(succeeded("(c) staff", &post(app, Some(&tokens.staff), row, ids).await));
+        }
         Rule::Foreign => {}
     }
     failures.into_iter().flatten().collect()
