@@ -1,6 +1,6 @@
 //! Idempotent inserts: writes a client may retry carry an `idempotencyKey`, unique per learner, and
-//! a retry returns the first row instead of storing a second one. Events and attempts use it now;
-//! journal entries, chat messages and profiling answers will.
+//! a retry returns the first row instead of storing a second one: events, attempts and journal
+//! entries. Chat posts and profiling answers keep their keys in tables of their own.
 
 use sea_orm::prelude::Uuid;
 use sea_orm::{

@@ -80,6 +80,42 @@ fn open_mode_refuses_a_public_address_unless_allowed() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+#[test]
+fn a_broken_question_bank_stops_the_server_with_every_problem() {
+    let (dir, url) = temp_db();
+    let bank = dir.join("bank.json");
+    std::fs::write(
+        &bank,
+        r#"{"questions": [{"id": "q1", "module": "astrology", "prompt": "?", "options": [{"value": "a", "label": "A", "weights": {"wizard": 1}}]}]}"#,
+    )
+    .expect("write");
+    let out = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url, "--profiling-bank"])
+        .arg(&bank)
+        .output()
+        .expect("run");
+    assert!(!out.status.success(), "a broken bank must not start");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "profiling question bank",
+        "is invalid",
+        "unknown module `astrology`",
+        "unknown track `wizard`",
+        "needs 2..=12 options",
+    ] {
+        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    }
+    assert!(!dir.join("db.sqlite").exists(), "the database is not touched before the bank is valid");
+    let out = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url, "--profiling-bank"])
+        .arg(dir.join("missing.json"))
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reading the profiling question bank"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
 #[tokio::test]
 async fn serve_migrates_logs_its_address_and_answers() {
     let (dir, url) = temp_db();

@@ -16,6 +16,7 @@ crate::on_each_backend!(
     recipes_are_upserted_listed_and_filtered,
     recommendations_come_in_the_documented_order_with_reasons,
     answer_retries_with_a_key_change_nothing,
+    a_bank_file_is_published_at_start_once,
 );
 
 const START: &str = "mutation($l: ID!) { startProfilingSession(input: { learnerId: $l }) { session { id status bankVersion } created } }";
@@ -620,4 +621,24 @@ async fn recommendations_come_in_the_documented_order_with_reasons(b: Backend) {
             { "externalId": "ada", "recipeRecommendations": [{ "slug": "g-top" }] },
         ])
     );
+}
+
+async fn a_bank_file_is_published_at_start_once(b: Backend) {
+    let path = std::env::temp_dir().join(format!("learngraph-bank-{}.json", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, bank_with_extra(2).to_string()).expect("write");
+    let file = path.clone();
+    let mut app = TestApp::spawn_with(b, Default::default(), move |c| c.profiling_bank = Some(file)).await;
+    let q = "query { profilingQuestionBank { version questionCount publishedBy } }";
+    let first = app.ok(q, json!({})).await;
+    assert_eq!(first["profilingQuestionBank"]["version"], 1, "an empty database gets the file as version 1");
+    assert_eq!(first["profilingQuestionBank"]["questionCount"], 14);
+    assert!(first["profilingQuestionBank"]["publishedBy"].as_str().expect("by").starts_with("file "));
+    app.restart().await;
+    assert_eq!(app.ok(q, json!({})).await, first, "the same file again stores nothing");
+    std::fs::write(&path, bank_with_extra(3).to_string()).expect("write");
+    app.restart().await;
+    let changed = app.ok(q, json!({})).await;
+    assert_eq!(changed["profilingQuestionBank"]["version"], 2, "a changed file is published as the next version");
+    assert_eq!(changed["profilingQuestionBank"]["questionCount"], 15);
+    std::fs::remove_file(path).ok();
 }

@@ -8,6 +8,7 @@ use crate::fixtures::{attempt, event, start_session, statements};
 crate::on_each_backend!(
     a_learners_lists_cost_the_same_statements_at_any_page_size,
     a_page_of_learners_costs_the_same_statements_at_any_page_size,
+    profiling_fields_cost_the_same_statements_at_any_page_size,
 );
 
 const ONE_LEARNER: &str = "query($e: String!, $n: Int!) {
@@ -57,4 +58,40 @@ async fn a_page_of_learners_costs_the_same_statements_at_any_page_size(b: Backen
     let large = statements(&app, PAGE, json!({ "n": 12 })).await;
     assert_eq!(small, large, "statements for pages of 2 and of 12 learners differ: a relation is not batched");
     assert_eq!(small, 3, "the page, progress (streak and progress share it), goals");
+}
+
+const PROFILING_PAGE: &str = "query($n: Int!) {
+  learners(first: $n) { nodes {
+    externalId
+    profiling { complete trackKey alignment { track percentage } }
+    profilingSessions(first: 5) { id status responses { questionId } telemetry { primaryTrack } }
+    portfolio { id kind }
+    recipeRecommendations(first: 3) { slug reasons }
+    coachingFocus { area }
+  } }
+}";
+
+async fn profiling_fields_cost_the_same_statements_at_any_page_size(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    for (slug, code) in [("net", "NET-101"), ("soc", "SOC-110"), ("prg", "PRG-101")] {
+        app.ok(
+            "mutation($s: String!, $c: String!) { upsertRecipe(input: { slug: $s, title: $s, skillCodes: [$c] }) { created } }",
+            json!({ "s": slug, "c": code }),
+        )
+        .await;
+    }
+    for i in 0..8 {
+        let id = app.learner(&format!("p{i}")).await;
+        let answers = if i % 2 == 0 { crate::profiling::DEFENDER } else { crate::profiling::BEGINNER };
+        let session = crate::profiling::start(&app, &id).await;
+        crate::profiling::answer_all(&app, &session, answers, 3000).await;
+        crate::profiling::complete(&app, &session).await;
+        crate::profiling::start(&app, &id).await;
+    }
+    let small = statements(&app, PROFILING_PAGE, json!({ "n": 2 })).await;
+    let large = statements(&app, PROFILING_PAGE, json!({ "n": 8 })).await;
+    assert_eq!(small, large, "statements for pages of 2 and of 8 learners differ: a relation is not batched");
+    // The page, outcomes, sessions, responses, portfolio, and recommendations (outcomes, then one
+    // UNION ALL for every learner).
+    assert_eq!(small, 7);
 }
