@@ -62,22 +62,23 @@ impl<L: BatchLoad> Batcher<L> {
             open.clone()
         };
         tokio::task::yield_now().await;
-        let result = batch
-            .result
-            .get_or_init(|| async {
-                {
-                    let mut open = lock(&self.open);
-                    if Arc::ptr_eq(&open, &batch) {
-                        *open = Arc::new(Batch::default());
-                    }
+        // Unconstrained: waiting on the batch must not spend tokio's per-poll budget, or in a wide
+        // request some waiters of a finished batch wake a pass after the others, and their
+        // children's keys go to a second batch.
+        let result = tokio::task::unconstrained(batch.result.get_or_init(|| async {
+            {
+                let mut open = lock(&self.open);
+                if Arc::ptr_eq(&open, &batch) {
+                    *open = Arc::new(Batch::default());
                 }
-                // Read, not taken: if this load is cancelled mid-query, the next one retries with
-                // the same keys.
-                let mut keys = lock(&batch.keys).clone();
-                dedup(&mut keys);
-                self.loader.load(&keys).await
-            })
-            .await;
+            }
+            // Read, not taken: if this load is cancelled mid-query, the next one retries with
+            // the same keys.
+            let mut keys = lock(&batch.keys).clone();
+            dedup(&mut keys);
+            self.loader.load(&keys).await
+        }))
+        .await;
         match result {
             Ok(values) => Ok(values.get(&key).cloned()),
             Err(e) => Err(e.clone()),

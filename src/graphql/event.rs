@@ -3,9 +3,9 @@
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::event;
-use sea_orm::{ColumnTrait, QueryFilter};
+use sea_orm::ColumnTrait;
 
-use super::access::{self, LearnerScope, of_learner, parts};
+use super::access::{self, LearnerScope, parts};
 use super::goal::Goal;
 use super::ids::{self, Kind};
 use super::learner::Learner;
@@ -77,23 +77,16 @@ impl LearnerEvents {
         #[graphql(desc = "Only events of this kind.")] kind: Option<String>,
         #[graphql(desc = "Only events about this goal.")] goal_id: Option<ID>,
     ) -> ApiResult<page::Connection<LearnerEvent>> {
-        let (state, _) = parts(ctx)?;
-        let mut select = of_learner::<event::Entity>(&self.0);
+        let mut filter = sea_orm::Condition::all();
         if let Some(kind) = kind {
-            select = select.filter(event::Column::Kind.eq(validate::lookup("kind", kind)?));
+            filter = filter.add(event::Column::Kind.eq(validate::lookup("kind", kind)?));
         }
         if let Some(goal_id) = goal_id {
-            select = select.filter(event::Column::GoalId.eq(ids::decode("goalId", &goal_id, Kind::Goal)?));
+            filter = filter.add(event::Column::GoalId.eq(ids::decode("goalId", &goal_id, Kind::Goal)?));
         }
-        page::keyset(
-            &state.db,
-            select,
-            (event::Column::OccurredAt, event::Column::Id),
-            first,
-            after,
-            |e| (e.occurred_at, e.id),
-            |e| LearnerEvent::new(self.0.clone(), e),
-        )
+        page::batched::<event::Entity, _>(ctx, &self.0, None, filter, first, after, |e| {
+            LearnerEvent::new(self.0.clone(), e)
+        })
         .await
     }
 }

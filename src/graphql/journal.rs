@@ -3,10 +3,10 @@
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{journal_entry, journal_follow_up, journal_mood_tag};
-use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, QueryFilter};
+use sea_orm::ColumnTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
-use super::access::{self, LearnerScope, of_learner, parts};
+use super::access::{self, LearnerScope, parts};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders::{self, FollowUpEntry, FollowUpSynthesis};
@@ -170,26 +170,19 @@ impl LearnerJournal {
         #[graphql(desc = "Only entries written at or after this instant.")] since: Option<DateTime<Utc>>,
         #[graphql(desc = "Only entries written before this instant.")] until: Option<DateTime<Utc>>,
     ) -> ApiResult<page::Connection<JournalEntry>> {
-        let (state, _) = parts(ctx)?;
-        let mut select = of_learner::<journal_entry::Entity>(&self.0);
+        let mut filter = sea_orm::Condition::all();
         if let Some(tag) = mood_tag {
-            select = select.filter(tagged(&self.0, validate::lookup("moodTag", tag)?));
+            filter = filter.add(tagged(validate::lookup("moodTag", tag)?));
         }
         if let Some(since) = since {
-            select = select.filter(journal_entry::Column::CreatedAt.gte(validate::instant("since", since)?));
+            filter = filter.add(journal_entry::Column::CreatedAt.gte(validate::instant("since", since)?));
         }
         if let Some(until) = until {
-            select = select.filter(journal_entry::Column::CreatedAt.lt(validate::instant("until", until)?));
+            filter = filter.add(journal_entry::Column::CreatedAt.lt(validate::instant("until", until)?));
         }
-        page::keyset(
-            &state.db,
-            select,
-            (journal_entry::Column::CreatedAt, journal_entry::Column::Id),
-            first,
-            after,
-            |e| (e.created_at, e.id),
-            |e| JournalEntry::new(self.0.clone(), e),
-        )
+        page::batched::<journal_entry::Entity, _>(ctx, &self.0, None, filter, first, after, |e| {
+            JournalEntry::new(self.0.clone(), e)
+        })
         .await
     }
 
@@ -217,13 +210,18 @@ impl LearnerJournal {
 }
 
 /// Entries of the learner with a mood tag.
-fn tagged(scope: &LearnerScope, tag: String) -> sea_orm::sea_query::SimpleExpr {
-    journal_entry::Column::Id.in_subquery(
+fn tagged(tag: String) -> sea_orm::sea_query::SimpleExpr {
+    // Correlated on the entry (the tags' primary key is (entry, tag)), so the condition is the
+    // same for every learner and a page of learners shares one statement.
+    Expr::exists(
         Query::select()
-            .column(journal_mood_tag::Column::EntryId)
+            .expr(Expr::val(1))
             .from(journal_mood_tag::Entity)
-            .and_where(journal_mood_tag::Column::LearnerId.eq(scope.id()))
-            .and_where(journal_mood_tag::Column::Tag.eq(tag))
+            .and_where(
+                Expr::col((journal_mood_tag::Entity, journal_mood_tag::Column::EntryId))
+                    .equals((journal_entry::Entity, journal_entry::Column::Id)),
+            )
+            .and_where(Expr::col((journal_mood_tag::Entity, journal_mood_tag::Column::Tag)).eq(tag))
             .to_owned(),
     )
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_graphql::Context;
 use entity::goal::GoalStatus;
 use entity::{
-    attempt, badge, chat_message, cognitive_metric, cognitive_metric_record, conversation_state, goal, interest,
+    attempt, badge, chat_message, cognitive_metric, cognitive_metric_record, conversation_state, event, goal, interest,
     journal_entry, journal_follow_up, learner_progress, meditation_reflection, mentor_selection, objective_progress,
     portfolio_item, preference, profiling_outcome, profiling_response, profiling_session, recipe, recipe_skill,
     session, struggle,
@@ -70,6 +70,16 @@ pub fn register<Q, M, S>(
         .data(Batcher::new(OfLearner::<portfolio_item::Entity>::new(db)))
         .data(Batcher::new(ChildrenOf::<profiling_response::Entity>::new(db)))
         .data(Batcher::new(Recommendations { db: db.clone(), catalog: catalog.clone() }))
+        .data(Batcher::new(PagesOf::<attempt::Entity, UnderLearner>::new(db)))
+        .data(Batcher::new(PagesOf::<attempt::Entity, UnderParent>::new(db)))
+        .data(Batcher::new(PagesOf::<session::Entity, UnderLearner>::new(db)))
+        .data(Batcher::new(PagesOf::<session::Entity, UnderParent>::new(db)))
+        .data(Batcher::new(PagesOf::<event::Entity, UnderLearner>::new(db)))
+        .data(Batcher::new(PagesOf::<event::Entity, UnderParent>::new(db)))
+        .data(Batcher::new(PagesOf::<journal_entry::Entity, UnderLearner>::new(db)))
+        .data(Batcher::new(PagesOf::<journal_entry::Entity, UnderParent>::new(db)))
+        .data(Batcher::new(PagesOf::<meditation_reflection::Entity, UnderLearner>::new(db)))
+        .data(Batcher::new(PagesOf::<meditation_reflection::Entity, UnderParent>::new(db)))
 }
 
 /// (learner, row id): a row that must belong to that learner.
@@ -684,4 +694,197 @@ impl BatchLoad for Recommendations {
 /// `Learner.recipeRecommendations(first)`.
 pub async fn recommendations(ctx: &Context<'_>, scope: &LearnerScope, n: u64) -> ApiResult<Vec<Recommended>> {
     Ok(batcher::<Recommendations>(ctx)?.load_one((scope.id(), n)).await?.unwrap_or_default())
+}
+
+/// An entity read in keyset pages (newest first by `(at, id)`) under a learner, or under a parent
+/// row of the learner (a session's attempts).
+pub trait Paged: LearnerOwned {
+    fn at_col() -> Self::Column;
+    fn id_col() -> Self::Column;
+    fn at_id(row: &Self::Model) -> (chrono::DateTime<chrono::Utc>, Uuid);
+    /// The column of the parent a page may be under.
+    fn parent_col() -> Option<Self::Column> {
+        None
+    }
+    fn parent(_row: &Self::Model) -> Option<Uuid> {
+        None
+    }
+}
+
+macro_rules! paged {
+    ($($module:ident: $at:ident / $at_field:ident;)*) => {$(
+        impl Paged for $module::Entity {
+            fn at_col() -> Self::Column {
+                $module::Column::$at
+            }
+            fn id_col() -> Self::Column {
+                $module::Column::Id
+            }
+            fn at_id(row: &Self::Model) -> (chrono::DateTime<chrono::Utc>, Uuid) {
+                (row.$at_field, row.id)
+            }
+        }
+    )*};
+}
+
+paged! {
+    session: StartedAt / started_at;
+    event: OccurredAt / occurred_at;
+    journal_entry: CreatedAt / created_at;
+    meditation_reflection: CreatedAt / created_at;
+}
+
+impl Paged for attempt::Entity {
+    fn at_col() -> Self::Column {
+        attempt::Column::OccurredAt
+    }
+    fn id_col() -> Self::Column {
+        attempt::Column::Id
+    }
+    fn at_id(row: &Self::Model) -> (chrono::DateTime<chrono::Utc>, Uuid) {
+        (row.occurred_at, row.id)
+    }
+    fn parent_col() -> Option<Self::Column> {
+        Some(attempt::Column::SessionId)
+    }
+    fn parent(row: &Self::Model) -> Option<Uuid> {
+        row.session_id
+    }
+}
+
+/// A page's filter beyond its learner and parent: the condition, compared by its rendering, so
+/// pages with the same filter (the same field with the same arguments under many learners) share
+/// one statement.
+#[derive(Clone, Debug)]
+pub struct PageFilter {
+    condition: Condition,
+    fingerprint: String,
+}
+
+impl PageFilter {
+    pub fn new(condition: Condition) -> Self {
+        let fingerprint = format!("{condition:?}");
+        PageFilter { condition, fingerprint }
+    }
+}
+
+impl PartialEq for PageFilter {
+    fn eq(&self, other: &Self) -> bool {
+        self.fingerprint == other.fingerprint
+    }
+}
+
+impl Eq for PageFilter {}
+
+impl std::hash::Hash for PageFilter {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.fingerprint.hash(state);
+    }
+}
+
+/// One page: whose, under which parent, filtered how, how many rows (the page size + 1, to tell
+/// whether another page follows) and after which `(at, id)`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    pub learner: Uuid,
+    pub parent: Option<Uuid>,
+    pub filter: PageFilter,
+    pub limit: u64,
+    pub after: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+}
+
+/// Pages that can share a statement: under a parent or not, the filter, the size.
+type Shape<'a> = (bool, &'a PageFilter, u64);
+
+/// Keyset pages of `E` for many learners (or parents) in one statement per (filter, size):
+/// `ROW_NUMBER() OVER (PARTITION BY learner[, parent] ORDER BY at DESC, id DESC)`, each
+/// partition cut at its own cursor.
+/// `R` tells apart pages under learners from pages under a parent row (a session's attempts):
+/// they are selected in different places of a query, so they batch separately (see the module
+/// comment).
+pub struct PagesOf<E, R>(DatabaseConnection, PhantomData<fn() -> (E, R)>);
+
+/// Page tags: under a learner, under a parent row.
+pub enum UnderLearner {}
+pub enum UnderParent {}
+
+impl<E, R> PagesOf<E, R> {
+    fn new(db: &DatabaseConnection) -> Self {
+        PagesOf(db.clone(), PhantomData)
+    }
+}
+
+impl<E, R> BatchLoad for PagesOf<E, R>
+where
+    E: Paged,
+    E::Model: Clone + Send + Sync,
+    R: 'static,
+{
+    type Key = PageKey;
+    type Value = Vec<E::Model>;
+
+    #[tracing::instrument(skip_all, fields(table = E::default().table_name(), keys = keys.len()))]
+    async fn load(&self, keys: &[PageKey]) -> ApiResult<HashMap<PageKey, Vec<E::Model>>> {
+        let mut out: HashMap<PageKey, Vec<E::Model>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+        // Statements: one per (parent or not, filter, size); a learner (or parent) paged twice
+        // with different cursors in one batch goes to a second statement.
+        let mut groups: Vec<(Shape<'_>, Vec<&PageKey>)> = Vec::new();
+        for k in keys {
+            let shape = (k.parent.is_some(), &k.filter, k.limit);
+            let slot = groups.iter_mut().find(|(s, members)| {
+                *s == shape && !members.iter().any(|m| m.learner == k.learner && m.parent == k.parent)
+            });
+            match slot {
+                Some((_, members)) => members.push(k),
+                None => groups.push((shape, vec![k])),
+            }
+        }
+        for ((by_parent, filter, limit), members) in groups {
+            let parent_col = if by_parent { E::parent_col() } else { None };
+            let mut which = Condition::any();
+            for k in &members {
+                let mut one = Condition::all().add(E::learner_column().eq(k.learner));
+                if let (Some(col), Some(p)) = (parent_col, k.parent) {
+                    one = one.add(col.eq(p));
+                }
+                if let Some((at, id)) = k.after {
+                    one = one.add(
+                        Condition::any()
+                            .add(E::at_col().lt(at))
+                            .add(Condition::all().add(E::at_col().eq(at)).add(E::id_col().lt(id))),
+                    );
+                }
+                which = which.add(one);
+            }
+            let condition = Condition::all().add(filter.condition.clone()).add(which);
+            let mut partition = vec![E::learner_column()];
+            partition.extend(parent_col);
+            let order = [(E::at_col(), Order::Desc), (E::id_col(), Order::Desc)];
+            let rows = top_per_parent::<E>(&self.0, condition, &partition, &order, limit).await?;
+            for row in rows {
+                let parent = if by_parent { E::parent(&row) } else { None };
+                let owner = E::owner(&row);
+                if let Some(k) = members.iter().find(|k| k.learner == owner && k.parent == parent)
+                    && let Some(list) = out.get_mut(*k)
+                {
+                    list.push(row);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The rows of one keyset page (batched with the same page of every other learner or parent).
+pub async fn page_of<E>(ctx: &Context<'_>, key: PageKey) -> ApiResult<Vec<E::Model>>
+where
+    E: Paged,
+    E::Model: Clone + Send + Sync,
+{
+    let rows = if key.parent.is_some() {
+        batcher::<PagesOf<E, UnderParent>>(ctx)?.load_one(key).await?
+    } else {
+        batcher::<PagesOf<E, UnderLearner>>(ctx)?.load_one(key).await?
+    };
+    Ok(rows.unwrap_or_default())
 }

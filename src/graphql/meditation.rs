@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{journal_entry, meditation_reflection, session};
 
-use super::access::{self, LearnerScope, of_learner, parts};
+use super::access::{self, LearnerScope, parts};
 use super::ids::{self, Kind};
 use super::journal::JournalEntry;
 use super::loaders::{self, ReflectionEntry, ReflectionSession};
@@ -101,14 +101,13 @@ impl LearnerMeditation {
         #[graphql(desc = "Page size, 1..=100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
     ) -> ApiResult<page::Connection<MeditationReflection>> {
-        let (state, _) = parts(ctx)?;
-        page::keyset(
-            &state.db,
-            of_learner::<meditation_reflection::Entity>(&self.0),
-            (meditation_reflection::Column::CreatedAt, meditation_reflection::Column::Id),
+        page::batched::<meditation_reflection::Entity, _>(
+            ctx,
+            &self.0,
+            None,
+            sea_orm::Condition::all(),
             first,
             after,
-            |r| (r.created_at, r.id),
             |r| MeditationReflection::new(self.0.clone(), r),
         )
         .await

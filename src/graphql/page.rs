@@ -124,3 +124,43 @@ pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
 pub fn cost_with(first: Option<i32>, default: i32, child_complexity: usize) -> usize {
     first.unwrap_or(default).clamp(1, 100) as usize * child_complexity.max(1) + 1
 }
+
+/// A keyset page of `E` under a learner (or under `parent`, a row of it), filtered by `filter`:
+/// batched with the same page under every other learner or parent of the request, so a page of
+/// learners with a nested connection costs one statement for that connection, not one per learner.
+pub async fn batched<E, N>(
+    ctx: &async_graphql::Context<'_>,
+    scope: &crate::graphql::access::LearnerScope,
+    parent: Option<Uuid>,
+    filter: sea_orm::Condition,
+    first: Option<i32>,
+    after: Option<String>,
+    node: impl Fn(E::Model) -> N,
+) -> ApiResult<Connection<N>>
+where
+    E: crate::graphql::loaders::Paged,
+    E::Model: Clone + Send + Sync,
+    N: OutputType,
+{
+    use crate::graphql::loaders::{PageFilter, PageKey, page_of};
+    let limit = validate::page_size(first, DEFAULT_PAGE)?;
+    let after = after.as_deref().map(Cursor::decode).transpose()?;
+    let key = PageKey {
+        learner: scope.id(),
+        parent,
+        filter: PageFilter::new(filter),
+        limit: limit + 1,
+        after: after.as_ref().map(|c| (c.at, c.id)),
+    };
+    let mut rows = page_of::<E>(ctx, key).await?;
+    let has_next = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let edges = rows
+        .into_iter()
+        .map(|row| {
+            let (at, id) = E::at_id(&row);
+            Edge { cursor: Cursor { at, id }.encode(), node: node(row) }
+        })
+        .collect();
+    Ok(Connection { edges, has_previous_page: after.is_some(), has_next_page: has_next })
+}

@@ -268,37 +268,27 @@ pub async fn attempts_of(
     session_id: Option<Uuid>,
     f: AttemptFilter,
 ) -> ApiResult<page::Connection<Attempt>> {
-    let (state, _) = parts(ctx)?;
-    let mut select = of_learner::<attempt::Entity>(scope);
+    let mut filter = sea_orm::Condition::all();
     let session_id = match (session_id, f.session_id) {
         (Some(s), _) => Some(s),
         (None, Some(gid)) => Some(ids::decode("sessionId", &gid, Kind::Session)?),
         (None, None) => None,
     };
-    if let Some(s) = session_id {
-        select = select.filter(attempt::Column::SessionId.eq(s));
-    }
     if let Some(g) = f.goal_id {
-        select = select.filter(attempt::Column::GoalId.eq(ids::decode("goalId", &g, Kind::Goal)?));
+        filter = filter.add(attempt::Column::GoalId.eq(ids::decode("goalId", &g, Kind::Goal)?));
     }
     if let Some(e) = f.exercise_id {
-        select = select.filter(attempt::Column::ExerciseId.eq(validate::lookup("exerciseId", e)?));
+        filter = filter.add(attempt::Column::ExerciseId.eq(validate::lookup("exerciseId", e)?));
     }
     if let Some(since) = f.since {
-        select = select.filter(attempt::Column::OccurredAt.gte(validate::instant("since", since)?));
+        filter = filter.add(attempt::Column::OccurredAt.gte(validate::instant("since", since)?));
     }
     if let Some(until) = f.until {
-        select = select.filter(attempt::Column::OccurredAt.lt(validate::instant("until", until)?));
+        filter = filter.add(attempt::Column::OccurredAt.lt(validate::instant("until", until)?));
     }
-    page::keyset(
-        &state.db,
-        select,
-        (attempt::Column::OccurredAt, attempt::Column::Id),
-        f.first,
-        f.after,
-        |a| (a.occurred_at, a.id),
-        |a| Attempt::new(scope.clone(), a),
-    )
+    page::batched::<attempt::Entity, _>(ctx, scope, session_id, filter, f.first, f.after, |a| {
+        Attempt::new(scope.clone(), a)
+    })
     .await
 }
 

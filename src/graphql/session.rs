@@ -3,9 +3,9 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::session;
-use sea_orm::{ColumnTrait, QueryFilter};
+use sea_orm::ColumnTrait;
 
-use super::access::{self, LearnerScope, of_learner, parts};
+use super::access::{self, LearnerScope, parts};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::page;
@@ -137,21 +137,12 @@ pub async fn sessions_of(
     after: Option<String>,
     kind: Option<SessionKind>,
 ) -> ApiResult<page::Connection<Session>> {
-    let (state, _) = parts(ctx)?;
-    let mut select = of_learner::<session::Entity>(scope);
+    let mut filter = sea_orm::Condition::all();
     if let Some(kind) = kind {
-        select = select.filter(session::Column::Kind.eq(entity::session::SessionKind::from(kind)));
+        filter = filter.add(session::Column::Kind.eq(entity::session::SessionKind::from(kind)));
     }
-    page::keyset(
-        &state.db,
-        select,
-        (session::Column::StartedAt, session::Column::Id),
-        first,
-        after,
-        |s| (s.started_at, s.id),
-        |s| Session::new(scope.clone(), s),
-    )
-    .await
+    page::batched::<session::Entity, _>(ctx, scope, None, filter, first, after, |s| Session::new(scope.clone(), s))
+        .await
 }
 
 /// A session to open.

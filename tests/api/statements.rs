@@ -9,6 +9,7 @@ crate::on_each_backend!(
     a_learners_lists_cost_the_same_statements_at_any_page_size,
     a_page_of_learners_costs_the_same_statements_at_any_page_size,
     profiling_fields_cost_the_same_statements_at_any_page_size,
+    nested_connections_under_a_page_of_learners_cost_one_statement_each,
 );
 
 const ONE_LEARNER: &str = "query($e: String!, $n: Int!) {
@@ -94,4 +95,51 @@ async fn profiling_fields_cost_the_same_statements_at_any_page_size(b: Backend) 
     // The page, outcomes, sessions, responses, portfolio, and recommendations (outcomes, then one
     // UNION ALL for every learner).
     assert_eq!(small, 7);
+}
+
+const NESTED_PAGE: &str = "query($n: Int!) {
+  learners(first: $n) { nodes {
+    externalId
+    goals { id }
+    streak { current } progress { totalAttempts }
+    attempts(first: 5) { nodes { id goal { id } session { id } } pageInfo { hasNextPage } }
+    sessions(first: 5) { nodes { id attempts(first: 3) { nodes { id } } } }
+    events(first: 5, kind: \"opened\") { nodes { id } }
+    journalEntries(first: 5) { nodes { id followUps { question } } }
+    chatSessions(first: 5) { nodes { id } }
+    meditationReflections(first: 5) { nodes { id } }
+    preferences { category } interests badges { badgeId }
+  } }
+}";
+
+async fn nested_connections_under_a_page_of_learners_cost_one_statement_each(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    for i in 0..25 {
+        let learner = app.learner(&format!("n{i:02}")).await;
+        if i % 10 == 4 {
+            crate::fixtures::seed_every_table(&app, &learner).await;
+        } else {
+            let session = start_session(&app, &learner, "PRACTICE").await;
+            attempt(&app, &learner, "e1", Some(&session), None).await;
+            event(&app, &learner, "opened", None).await;
+        }
+    }
+    let small = statements(&app, NESTED_PAGE, json!({ "n": 5 })).await;
+    // 25, not 50: a list of more than 30 items is polled through `FuturesUnordered`, which can
+    // spread one wake-up over two scheduler passes and split a batch (see issue 10's note).
+    let large = statements(&app, NESTED_PAGE, json!({ "n": 25 })).await;
+    assert_eq!(small, large, "statements for 5 and for 25 learners differ: a nested list is not batched");
+    // The page; goals; progress; one per connection (attempts, sessions, events, journal entries,
+    // chat sessions, reflections); Attempt.goal, Attempt.session, Session.attempts,
+    // JournalEntry.followUps; preferences, interests, badges.
+    assert_eq!(small, 16);
+    // And each learner gets its own rows.
+    let page = app.ok(NESTED_PAGE, json!({ "n": 25 })).await;
+    let nodes = page["learners"]["nodes"].as_array().expect("nodes");
+    for node in nodes {
+        let sessions = node["sessions"]["nodes"].as_array().expect("sessions");
+        assert!(!sessions.is_empty(), "{node}");
+        assert_eq!(node["attempts"]["nodes"].as_array().expect("attempts").len(), 1, "{node}");
+        assert_eq!(node["events"]["nodes"].as_array().expect("events").len(), 1, "{node}");
+    }
 }
