@@ -73,13 +73,9 @@ pub fn register<Q, M, S>(
         .data(Batcher::new(PagesOf::<attempt::Entity, UnderLearner>::new(db)))
         .data(Batcher::new(PagesOf::<attempt::Entity, UnderParent>::new(db)))
         .data(Batcher::new(PagesOf::<session::Entity, UnderLearner>::new(db)))
-        .data(Batcher::new(PagesOf::<session::Entity, UnderParent>::new(db)))
         .data(Batcher::new(PagesOf::<event::Entity, UnderLearner>::new(db)))
-        .data(Batcher::new(PagesOf::<event::Entity, UnderParent>::new(db)))
         .data(Batcher::new(PagesOf::<journal_entry::Entity, UnderLearner>::new(db)))
-        .data(Batcher::new(PagesOf::<journal_entry::Entity, UnderParent>::new(db)))
         .data(Batcher::new(PagesOf::<meditation_reflection::Entity, UnderLearner>::new(db)))
-        .data(Batcher::new(PagesOf::<meditation_reflection::Entity, UnderParent>::new(db)))
 }
 
 /// (learner, row id): a row that must belong to that learner.
@@ -634,11 +630,7 @@ impl BatchLoad for Recommendations {
         let mut parts: Vec<((Uuid, u64), Vec<rules::Gap>, SelectStatement)> = Vec::new();
         for key in keys {
             let Some(o) = outcomes.get(&key.0) else { continue };
-            let weak: Vec<rules::ModuleScore> = serde_json::from_value(o.weak_modules.clone()).map_err(|e| {
-                tracing::error!(learner_id = %o.learner_id, error = %e, "stored weak modules do not parse");
-                ApiError::Internal
-            })?;
-            let weak: Vec<String> = weak.into_iter().map(|w| w.module).collect();
+            let weak: Vec<String> = crate::store::profiling::outcome_weak(o)?.into_iter().map(|w| w.module).collect();
             let gaps = rules::gaps(map, &o.track_key, &weak);
             if gaps.is_empty() {
                 continue;
@@ -861,10 +853,11 @@ where
             partition.extend(parent_col);
             let order = [(E::at_col(), Order::Desc), (E::id_col(), Order::Desc)];
             let rows = top_per_parent::<E>(&self.0, condition, &partition, &order, limit).await?;
+            let by_owner: HashMap<(Uuid, Option<Uuid>), &PageKey> =
+                members.iter().map(|k| ((k.learner, k.parent), *k)).collect();
             for row in rows {
                 let parent = if by_parent { E::parent(&row) } else { None };
-                let owner = E::owner(&row);
-                if let Some(k) = members.iter().find(|k| k.learner == owner && k.parent == parent)
+                if let Some(k) = by_owner.get(&(E::owner(&row), parent))
                     && let Some(list) = out.get_mut(*k)
                 {
                     list.push(row);
@@ -876,6 +869,7 @@ where
 }
 
 /// The rows of one keyset page (batched with the same page of every other learner or parent).
+/// Pages under a parent exist for entities with a `parent_col` (attempts).
 pub async fn page_of<E>(ctx: &Context<'_>, key: PageKey) -> ApiResult<Vec<E::Model>>
 where
     E: Paged,

@@ -101,8 +101,20 @@ where
             Condition::any().add(at_col.lt(c.at)).add(Condition::all().add(at_col.eq(c.at)).add(id_col.lt(c.id))),
         );
     }
-    let mut rows = select.order_by(at_col, Order::Desc).order_by(id_col, Order::Desc).limit(limit + 1).all(db).await?;
-    let has_next = rows.len() as u64 > limit;
+    let rows = select.order_by(at_col, Order::Desc).order_by(id_col, Order::Desc).limit(limit + 1).all(db).await?;
+    Ok(finish(rows, limit, after.is_some(), key, node))
+}
+
+/// A connection from up to `limit + 1` rows, newest first: the extra row only says that another
+/// page follows.
+fn finish<M, N>(
+    mut rows: Vec<M>,
+    limit: u64,
+    has_previous_page: bool,
+    key: impl Fn(&M) -> (DateTime<Utc>, Uuid),
+    node: impl Fn(M) -> N,
+) -> Connection<N> {
+    let has_next_page = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let edges = rows
         .into_iter()
@@ -111,7 +123,7 @@ where
             Edge { cursor: Cursor { at, id }.encode(), node: node(row) }
         })
         .collect();
-    Ok(Connection { edges, has_previous_page: after.is_some(), has_next_page: has_next })
+    Connection { edges, has_previous_page, has_next_page }
 }
 
 /// Complexity of a connection field: its page size times the cost of one node, so a client asking
@@ -152,15 +164,6 @@ where
         limit: limit + 1,
         after: after.as_ref().map(|c| (c.at, c.id)),
     };
-    let mut rows = page_of::<E>(ctx, key).await?;
-    let has_next = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    let edges = rows
-        .into_iter()
-        .map(|row| {
-            let (at, id) = E::at_id(&row);
-            Edge { cursor: Cursor { at, id }.encode(), node: node(row) }
-        })
-        .collect();
-    Ok(Connection { edges, has_previous_page: after.is_some(), has_next_page: has_next })
+    let rows = page_of::<E>(ctx, key).await?;
+    Ok(finish(rows, limit, after.is_some(), E::at_id, node))
 }

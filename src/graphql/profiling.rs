@@ -318,23 +318,9 @@ impl ProfilingOutcome {
     }
     /// Alignment over the five tracks (empty before completion).
     async fn alignment(&self) -> ApiResult<Vec<TrackAlignment>> {
-        Ok(alignment(outcome_alignment(self.0.as_ref())?))
+        let shares = self.0.as_ref().map(store::profiling::outcome_alignment).transpose()?;
+        Ok(alignment(shares.unwrap_or_default()))
     }
-}
-
-fn outcome_alignment(o: Option<&profiling_outcome::Model>) -> ApiResult<Vec<TrackShare>> {
-    let Some(o) = o else { return Ok(Vec::new()) };
-    serde_json::from_value(o.alignment.clone()).map_err(|e| {
-        tracing::error!(learner_id = %o.learner_id, error = %e, "stored profiling alignment does not parse");
-        ApiError::Internal
-    })
-}
-
-fn outcome_weak(o: &profiling_outcome::Model) -> ApiResult<Vec<rules::ModuleScore>> {
-    serde_json::from_value(o.weak_modules.clone()).map_err(|e| {
-        tracing::error!(learner_id = %o.learner_id, error = %e, "stored weak modules do not parse");
-        ApiError::Internal
-    })
 }
 
 /// An item of a learner's career portfolio.
@@ -546,9 +532,9 @@ impl LearnerProfiling {
         let state = parts(ctx)?.0;
         let focus = rules::coaching_focus(
             state.profiling.skill_map(),
-            &outcome_alignment(Some(o))?,
+            &store::profiling::outcome_alignment(o)?,
             &o.track_key,
-            &outcome_weak(o)?,
+            &store::profiling::outcome_weak(o)?,
         );
         Ok(focus
             .into_iter()
@@ -836,7 +822,7 @@ impl ProfilingMutation {
             Kind::ProfilingSession,
         )
         .await?;
-        let row = store::profiling::answer(&txn, &scope, &state.profiling, session.id, new, now).await?;
+        let row = store::profiling::answer(&txn, &scope, &state.profiling, session, new, now).await?;
         txn.commit().await?;
         Ok(AnswerProfilingQuestionPayload { response: ProfilingResponse(row) })
     }
@@ -860,7 +846,7 @@ impl ProfilingMutation {
             Kind::ProfilingSession,
         )
         .await?;
-        let row = store::profiling::complete(&txn, &scope, &state.profiling, session.id, now).await?;
+        let row = store::profiling::complete(&txn, &scope, &state.profiling, session, now).await?;
         txn.commit().await?;
         Ok(CompleteProfilingSessionPayload {
             session: ProfilingSession::new(scope.clone(), row),

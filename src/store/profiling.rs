@@ -20,7 +20,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::details::{MAX_PER_KIND, room_for};
+use super::details::room_for;
 use super::idempotent::insert_unless_conflict;
 use crate::domain::profiling::{self as rules, Answer, Bank, ScoreError, SkillMap, Telemetry};
 use crate::domain::validate;
@@ -168,19 +168,25 @@ pub async fn publish(
     }
 }
 
-/// Reads a profiling session inside a write, locked on PostgreSQL: answers share the lock (they
-/// run side by side), completion takes it alone (no answer lands in a completed session).
+/// The session as read when the write opened, locked on PostgreSQL (read again under the lock):
+/// answers share the lock (they run side by side), completion takes it alone (no answer lands in
+/// a completed session). SQLite's write transaction is already alone, so the row read in it is
+/// current.
 async fn locked_session(
     txn: &DatabaseTransaction,
     learner: &LearnerScope,
-    id: Uuid,
+    session: profiling_session::Model,
     lock: LockType,
 ) -> ApiResult<profiling_session::Model> {
-    let mut select = of_learner::<profiling_session::Entity>(learner).filter(profiling_session::Column::Id.eq(id));
-    if txn.get_database_backend() == DbBackend::Postgres {
-        select = select.lock(lock);
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(session);
     }
-    select.one(txn).await?.ok_or_else(|| ApiError::NotFound("profiling session".into()))
+    of_learner::<profiling_session::Entity>(learner)
+        .filter(profiling_session::Column::Id.eq(session.id))
+        .lock(lock)
+        .one(txn)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("profiling session".into()))
 }
 
 /// Returns the learner's IN_PROGRESS session, or starts one on the current bank version.
@@ -230,11 +236,11 @@ pub async fn answer(
     txn: &DatabaseTransaction,
     learner: &LearnerScope,
     catalog: &Catalog,
-    session_id: Uuid,
+    session: profiling_session::Model,
     new: NewAnswer,
     now: DateTime<Utc>,
 ) -> ApiResult<profiling_response::Model> {
-    let session = locked_session(txn, learner, session_id, LockType::Share).await?;
+    let session = locked_session(txn, learner, session, LockType::Share).await?;
     if let Some(key) = &new.idempotency_key {
         // The key first: a racing retry waits here for the first one and then replays it.
         let row = profiling_answer_key::ActiveModel {
@@ -290,7 +296,7 @@ pub async fn answer(
     Ok(upsert.exec_with_returning(txn).await?)
 }
 
-/// The responses of a session, in the order they were first stored.
+/// The responses of a session (scoring reads them in bank order, so any order will do here).
 async fn responses(txn: &DatabaseTransaction, session: Uuid) -> ApiResult<Vec<profiling_response::Model>> {
     Ok(profiling_response::Entity::find()
         .filter(profiling_response::Column::SessionId.eq(session))
@@ -301,15 +307,25 @@ async fn responses(txn: &DatabaseTransaction, session: Uuid) -> ApiResult<Vec<pr
 
 /// Reads stored telemetry; unreadable JSON is a fault of ours.
 pub fn telemetry(row: &profiling_session::Model) -> ApiResult<Option<Telemetry>> {
-    row.telemetry
-        .clone()
-        .map(|json| {
-            serde_json::from_value(json).map_err(|e| {
-                tracing::error!(session_id = %row.id, error = %e, "stored profiling telemetry does not parse");
-                ApiError::Internal
-            })
-        })
-        .transpose()
+    row.telemetry.as_ref().map(|json| stored(json, "profiling telemetry", row.id)).transpose()
+}
+
+/// A JSON column read back into its type; unreadable JSON is a fault of ours (logged, INTERNAL).
+fn stored<T: serde::de::DeserializeOwned>(json: &serde_json::Value, what: &str, row: Uuid) -> ApiResult<T> {
+    serde_json::from_value(json.clone()).map_err(|e| {
+        tracing::error!(%row, error = %e, "stored {what} does not parse");
+        ApiError::Internal
+    })
+}
+
+/// An outcome's alignment over the five tracks.
+pub fn outcome_alignment(o: &profiling_outcome::Model) -> ApiResult<Vec<rules::TrackShare>> {
+    stored(&o.alignment, "profiling alignment", o.learner_id)
+}
+
+/// An outcome's weak modules, with their scores.
+pub fn outcome_weak(o: &profiling_outcome::Model) -> ApiResult<Vec<rules::ModuleScore>> {
+    stored(&o.weak_modules, "weak modules", o.learner_id)
 }
 
 /// Completes a session: telemetry, the outcome on the learner and the Value Statement, in the
@@ -318,11 +334,11 @@ pub async fn complete(
     txn: &DatabaseTransaction,
     learner: &LearnerScope,
     catalog: &Catalog,
-    session_id: Uuid,
+    session: profiling_session::Model,
     now: DateTime<Utc>,
 ) -> ApiResult<profiling_session::Model> {
     super::companion::lock_learner(txn, learner).await?;
-    let session = locked_session(txn, learner, session_id, LockType::Update).await?;
+    let session = locked_session(txn, learner, session, LockType::Update).await?;
     if session.status == ProfilingStatus::Completed {
         return Ok(session);
     }
@@ -579,10 +595,7 @@ pub async fn upsert_recipe(
 
 /// The skill codes stored on a recipe.
 pub fn skill_codes(row: &recipe::Model) -> ApiResult<Vec<String>> {
-    serde_json::from_value(row.skill_codes.clone()).map_err(|e| {
-        tracing::error!(recipe_id = %row.id, error = %e, "stored recipe skill codes do not parse");
-        ApiError::Internal
-    })
+    stored(&row.skill_codes, "recipe skill codes", row.id)
 }
 
 /// Checks a recipe's fields.
@@ -610,6 +623,3 @@ pub fn recipe_rules(new: &NewRecipe) -> ApiResult<()> {
     }
     Ok(())
 }
-
-/// Most profiling sessions and portfolio items per learner.
-pub const MAX_SESSIONS: usize = MAX_PER_KIND;
