@@ -85,7 +85,7 @@ async fn graphql_post(State(state): State<HttpState>, headers: HeaderMap, body: 
         }
         BatchRequest::Single(request) => BatchRequest::Single(request.data(viewer)),
     };
-    let response = state.schema.execute_batch(batch).await;
+    let response = crate::graphql::execute(&state.schema, batch).await;
     axum::Json(response).into_response()
 }
 
@@ -124,7 +124,7 @@ async fn graphql_get(
             Err(_) => return refuse(StatusCode::BAD_REQUEST, "BAD_REQUEST", "`variables` is not JSON"),
         }
     }
-    axum::Json(state.schema.execute(request).await).into_response()
+    axum::Json(crate::graphql::execute(&state.schema, request).await).into_response()
 }
 
 async fn ready(State(state): State<HttpState>) -> Response {

@@ -114,6 +114,18 @@ pub fn build_schema(state: AppState) -> AppSchema {
     builder.finish()
 }
 
+/// Runs one request. Outside tokio's cooperative budget: the loaders batch every key registered in
+/// one pass over a list's items (`batch.rs`), and a budget running out in the middle of that pass
+/// would make some items return early and register their keys a pass later, in a second batch.
+/// A request is bounded by the depth and complexity limits, and still yields at every database
+/// wait.
+pub async fn execute(
+    schema: &AppSchema,
+    request: impl Into<async_graphql::BatchRequest>,
+) -> async_graphql::BatchResponse {
+    tokio::task::unconstrained(schema.execute_batch(request.into())).await
+}
+
 /// The SDL clients generate code from (also `learngraph schema` and `tests/schema.graphql`).
 pub fn sdl() -> String {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()

@@ -136,7 +136,9 @@ impl TestApp {
         // On a worker task, as the server runs requests: the loaders batch per scheduler pass,
         // which a future polled by `block_on` (the test's own thread) does not give them.
         let schema = self.schema.clone();
-        let response = tokio::spawn(async move { schema.execute(request).await }).await.expect("request task");
+        let response = tokio::spawn(async move { learngraph::graphql::execute(&schema, request).await })
+            .await
+            .expect("request task");
         serde_json::to_value(response).expect("response json")
     }
 
@@ -151,7 +153,9 @@ impl TestApp {
     pub async fn exec_named(&self, viewer: Viewer, query: &str, name: &str, variables: Value) -> Value {
         let request = Request::new(query).operation_name(name).variables(Variables::from_json(variables)).data(viewer);
         let schema = self.schema.clone();
-        let response = tokio::spawn(async move { schema.execute(request).await }).await.expect("request task");
+        let response = tokio::spawn(async move { learngraph::graphql::execute(&schema, request).await })
+            .await
+            .expect("request task");
         serde_json::to_value(response).expect("response json")
     }
 
