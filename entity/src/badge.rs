@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A badge a learner earned, unique per (learner, badge).
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "badges")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

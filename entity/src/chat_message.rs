@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A message in a CHAT session, at its position in the session.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "chat_messages")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -18,7 +18,8 @@ pub struct Model {
 }
 
 /// Who wrote a message. Stored as text; an unknown stored value is an error on read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum ChatRole {
     #[sea_orm(string_value = "USER")]

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// One `postChatMessages` call: the messages it appended share it, and its idempotency key.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "chat_posts")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// The latest metrics of one diagnostic task, one row per (learner, task).
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "cognitive_metrics")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

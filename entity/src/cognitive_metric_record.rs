@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// Every record of a diagnostic task, kept so that a tutor can see the trend.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "cognitive_metric_records")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

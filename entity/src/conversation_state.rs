@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// An AI agent's conversation state for one learner and session key, versioned.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "conversation_states")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// One entry of a learner's append-only interaction log.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "events")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// Per-(learner, exercise) counters, so statistics are read without scanning attempts.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "exercise_stats")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

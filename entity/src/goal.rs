@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A learning goal of one learner, carrying the learner's current profile for that goal.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "goals")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -21,7 +21,8 @@ pub struct Model {
 
 /// Where a goal stands. Stored as text; a stored value outside this list is an error on read,
 /// never a silent default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum GoalStatus {
     #[sea_orm(string_value = "ACTIVE")]

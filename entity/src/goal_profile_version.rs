@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// One stored version of a goal's profile; every update appends one.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "goal_profile_versions")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// The embedding dimension of a learner's journal: fixed by the first embedded entry.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "journal_corpora")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

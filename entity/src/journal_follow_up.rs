@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A follow-up question and answer on a journal entry, and the entry synthesized from it.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "journal_follow_ups")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A learner, keyed by our UUID and by the client's own `external_id`.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "learners")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

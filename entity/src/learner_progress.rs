@@ -2,7 +2,7 @@ use sea_orm::entity::prelude::*;
 
 /// A learner's practice totals and streak summary, kept current by every attempt so that reading
 /// them costs the same whatever the number of attempts.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "learner_progress")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -1,6 +1,7 @@
 //! SeaORM entities: one module per table. The GraphQL layer wraps these models, so a table can
 //! change shape without the schema changing.
 
+pub mod access_log;
 pub mod attempt;
 pub mod badge;
 pub mod chat_message;
@@ -34,3 +35,15 @@ pub mod recipe;
 pub mod recipe_skill;
 pub mod session;
 pub mod struggle;
+
+/// Writes little-endian f32 bytes (a journal embedding) as a list of numbers, the form an export
+/// reader can use.
+pub fn f32_le<S: serde::Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let Some(bytes) = bytes else { return s.serialize_none() };
+    let mut seq = s.serialize_seq(Some(bytes.len() / 4))?;
+    for chunk in bytes.chunks_exact(4) {
+        seq.serialize_element(&f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))?;
+    }
+    seq.end()
+}

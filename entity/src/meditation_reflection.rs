@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A reflection on a MEDITATION session (one per session).
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "meditation_reflections")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A mentor chosen in a chat session.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "mentor_selections")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

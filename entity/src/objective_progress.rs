@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A learner's progress on one learning objective, one row per (learner, objective).
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "objective_progress")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -20,7 +20,8 @@ pub struct Model {
 }
 
 /// Where an objective stands. Stored as text; an unknown stored value is an error on read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum ObjectiveStatus {
     #[sea_orm(string_value = "NOT_STARTED")]

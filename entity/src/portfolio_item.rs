@@ -2,7 +2,7 @@ use sea_orm::entity::prelude::*;
 
 /// An item of a learner's career portfolio. Exactly one VALUE_STATEMENT per learner at most,
 /// written by profiling.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "portfolio_items")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -19,7 +19,8 @@ pub struct Model {
 }
 
 /// What a portfolio item is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum PortfolioKind {
     #[sea_orm(string_value = "VALUE_STATEMENT")]

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// One value per (learner, category), e.g. `learning_style = visual`.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "preferences")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -2,7 +2,7 @@ use sea_orm::entity::prelude::*;
 
 /// An `idempotencyKey` an answer was sent with: a retry with the same key changes nothing, even
 /// after a later answer replaced the response.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "profiling_answer_keys")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

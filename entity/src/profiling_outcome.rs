@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// The outcome of a learner's latest completed profiling session (one row per learner).
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "profiling_outcomes")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -2,7 +2,7 @@ use sea_orm::entity::prelude::*;
 
 /// One published version of the profiling question bank (shared by all learners; immutable once
 /// stored). The newest version is the one new sessions start on.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "profiling_question_banks")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// The answer to one question of a profiling session (one per question; answering again replaces it).
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "profiling_responses")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

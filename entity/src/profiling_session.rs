@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A learner's run through one version of the question bank.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "profiling_sessions")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -17,7 +17,8 @@ pub struct Model {
 }
 
 /// Where a profiling session stands. At most one IN_PROGRESS session per learner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum ProfilingStatus {
     #[sea_orm(string_value = "IN_PROGRESS")]

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A learning recipe of the shared catalog (not a learner's data).
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "recipes")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A bounded period of activity of one kind (PRACTICE, CHAT, MEDITATION).
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "sessions")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -17,7 +17,8 @@ pub struct Model {
 }
 
 /// What a session is for. Stored as text; an unknown stored value is an error on read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum SessionKind {
     #[sea_orm(string_value = "PRACTICE")]

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// Something a learner struggles with, unique per learner.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "struggles")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -8,6 +8,7 @@ mod m20261125_000003_same_learner_keys;
 mod m20261125_000004_details;
 mod m20261125_000005_wellbeing;
 mod m20261125_000006_profiling;
+mod m20261125_000007_access_log;
 mod util;
 
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_details::Migration),
             Box::new(m20261125_000005_wellbeing::Migration),
             Box::new(m20261125_000006_profiling::Migration),
+            Box::new(m20261125_000007_access_log::Migration),
         ]
     }
 }
