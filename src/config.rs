@@ -27,6 +27,23 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Write everything stored about one learner as one JSON document (streamed: any size in
+    /// bounded memory). The export is recorded in the learner's access log.
+    Export {
+        /// The learner: its externalId, its global id, or its UUID.
+        #[arg(long)]
+        learner: String,
+        /// The file to write; standard output when left out.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Apply the retention settings (`LEARNGRAPH_*_RETENTION_DAYS`) now and print what was deleted
+    /// per rule and table.
+    Retention {
+        /// Count what would be deleted; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Mint a bearer token signed with the configured secret.
     Token {
         /// The learner's externalId (for role `learner`) or a name for staff and services.
@@ -116,10 +133,38 @@ pub struct Config {
     #[arg(long, global = true, env = "LEARNGRAPH_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
 
-    /// Keep events for this many days (older ones are deleted when a learner logs a new one).
-    /// Unset: events are kept forever.
+    /// Keep events for this many days: older ones are deleted when the learner logs a new one and
+    /// by the retention sweep. Unset: events are kept forever.
     #[arg(long, global = true, env = "LEARNGRAPH_EVENT_RETENTION_DAYS")]
     pub event_retention_days: Option<u32>,
+
+    /// Retention: delete chat messages older than this many days (and chat posts left without a
+    /// newer message). Unset: kept.
+    #[arg(long, global = true, env = "LEARNGRAPH_CHAT_RETENTION_DAYS")]
+    pub chat_retention_days: Option<u32>,
+
+    /// Retention: delete agent conversation states not updated for this many days. Unset: kept.
+    #[arg(long, global = true, env = "LEARNGRAPH_CONVERSATION_STATE_RETENTION_DAYS")]
+    pub conversation_state_retention_days: Option<u32>,
+
+    /// Retention: delete attempts and PRACTICE sessions older than this many days; practice days,
+    /// statistics and streaks are rebuilt from what remains. Unset: kept.
+    #[arg(long, global = true, env = "LEARNGRAPH_PRACTICE_RETENTION_DAYS")]
+    pub practice_retention_days: Option<u32>,
+
+    /// Retention: erase learners with nothing written for this many days, entirely (an erasure
+    /// record stays). Unset: kept.
+    #[arg(long, global = true, env = "LEARNGRAPH_INACTIVE_LEARNER_RETENTION_DAYS")]
+    pub inactive_learner_retention_days: Option<u32>,
+
+    /// Run the retention sweep in the server every this many seconds (the first one after one
+    /// interval). Unset: only `learngraph retention` sweeps.
+    #[arg(long, global = true, env = "LEARNGRAPH_RETENTION_INTERVAL_SECS")]
+    pub retention_interval_secs: Option<u64>,
+
+    /// Most rows the retention sweep deletes in one transaction.
+    #[arg(long, global = true, env = "LEARNGRAPH_RETENTION_BATCH_ROWS", default_value_t = 500)]
+    pub retention_batch_rows: u64,
 
     /// Memory for this replica's cache of journal embeddings (similarity search), in MiB; 0 turns
     /// it off. A learner with 10,000 entries of 1,536 dimensions takes about 59 MiB.
@@ -131,6 +176,11 @@ pub struct Config {
     /// differs from the current one.
     #[arg(long, global = true, env = "LEARNGRAPH_PROFILING_BANK")]
     pub profiling_bank: Option<std::path::PathBuf>,
+
+    /// Largest document `exportLearner` returns over GraphQL, in bytes; a larger export is refused
+    /// with TOO_LARGE (`learngraph export` streams any size).
+    #[arg(long, global = true, env = "LEARNGRAPH_MAX_EXPORT_BYTES", default_value_t = 16 * 1_048_576)]
+    pub max_export_bytes: usize,
 
     /// Log filter, in `tracing` env-filter syntax (e.g. `info`, `learngraph=debug`).
     #[arg(long, global = true, env = "LEARNGRAPH_LOG", default_value = "info")]

@@ -21,6 +21,8 @@ pub enum ApiError {
     Forbidden,
     /// A stale version or a duplicate key.
     Conflict(String),
+    /// The answer would pass a documented size limit (the message says which, and what to use).
+    TooLarge(String),
     /// Anything else; the cause is logged, never sent.
     Internal,
 }
@@ -39,6 +41,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
             ApiError::Forbidden => "FORBIDDEN",
             ApiError::Conflict(_) => "CONFLICT",
+            ApiError::TooLarge(_) => "TOO_LARGE",
             ApiError::Internal => "INTERNAL",
         }
     }
@@ -50,6 +53,7 @@ impl ApiError {
             ApiError::Unauthenticated(why) => format!("unauthenticated: {why}"),
             ApiError::Forbidden => "not allowed for this viewer".to_owned(),
             ApiError::Conflict(why) => format!("conflict: {why}"),
+            ApiError::TooLarge(why) => format!("too large: {why}"),
             ApiError::Internal => "internal error".to_owned(),
         }
     }

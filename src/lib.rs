@@ -4,6 +4,7 @@
 //! and tools drive the same router and schema as production.
 
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -58,7 +59,16 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        axum::serve(self.listener, http::router(self.state)).with_graceful_shutdown(shutdown).await?;
+        let sweeper = self
+            .state
+            .config
+            .retention_interval_secs
+            .map(|secs| tokio::spawn(cli::sweep_every(self.state.clone(), secs)));
+        let served = axum::serve(self.listener, http::router(self.state)).with_graceful_shutdown(shutdown).await;
+        if let Some(task) = sweeper {
+            task.abort();
+        }
+        served?;
         Ok(())
     }
 }

@@ -54,6 +54,40 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", learngraph::graphql::sdl());
             Ok(())
         }
+        Command::Export { learner, out } => {
+            let state = build_state(config, Clock::System).await?;
+            let started = std::time::Instant::now();
+            let written = match out {
+                Some(path) => {
+                    let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+                    learngraph::cli::export(&state, &learner, std::io::BufWriter::new(file)).await?
+                }
+                None => learngraph::cli::export(&state, &learner, std::io::stdout().lock()).await?,
+            };
+            eprintln!(
+                "exported {} rows ({} bytes) in {:.2} s",
+                written.rows,
+                written.bytes,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Retention { dry_run } => {
+            let state = build_state(config, Clock::System).await?;
+            let policy = learngraph::store::retention::Policy::from_config(&state.config);
+            if policy.is_off() {
+                println!("retention is off: no LEARNGRAPH_*_RETENTION_DAYS setting is given");
+                return Ok(());
+            }
+            let started = std::time::Instant::now();
+            let report =
+                learngraph::store::retention::sweep(&state.db, &state.write_gate, &policy, state.clock.now(), dry_run)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("retention failed: {}", e.message()))?;
+            println!("{report}");
+            eprintln!("in {:.2} s", started.elapsed().as_secs_f64());
+            Ok(())
+        }
         Command::Token { sub, role, ttl_seconds } => {
             let auth = Auth::new(config.jwt_secret.as_ref().map(learngraph::config::Secret::expose));
             let token = auth

@@ -224,6 +224,7 @@ pub async fn own_learner<C: ConnectionTrait>(db: &C, viewer: &Viewer) -> ApiResu
 /// exists or not; privileged viewers get NOT_FOUND for a missing one.
 fn authorize(viewer: &Viewer, found: Option<learner::Model>) -> ApiResult<LearnerScope> {
     let found = viewer.authorize(found)?;
+    super::audit::note(found.id);
     // Mutations declare a `learner_id` span field: every log line of a write names whose data it touched.
     tracing::Span::current().record("learner_id", tracing::field::display(found.id));
     Ok(LearnerScope(Arc::new(found)))
@@ -302,6 +303,7 @@ impl NewLearnerWrite {
             return Err(ApiError::Internal);
         }
         tracing::Span::current().record("learner_id", tracing::field::display(row.id));
+        super::audit::note(row.id);
         Ok(LearnerScope(Arc::new(row)))
     }
 }
@@ -318,6 +320,7 @@ pub fn all_learners(viewer: &Viewer) -> ApiResult<AllLearners> {
 
 impl AllLearners {
     pub fn scope(&self, row: learner::Model) -> LearnerScope {
+        super::audit::note(row.id);
         LearnerScope(Arc::new(row))
     }
 }

@@ -28,6 +28,7 @@ pub struct Learner(
     super::companion::LearnerCompanion,
     super::meditation::LearnerMeditation,
     super::profiling::LearnerProfiling,
+    super::audit::LearnerAudit,
 );
 
 impl Learner {
@@ -42,7 +43,8 @@ impl Learner {
             super::journal::LearnerJournal(scope.clone()),
             super::companion::LearnerCompanion(scope.clone()),
             super::meditation::LearnerMeditation(scope.clone()),
-            super::profiling::LearnerProfiling(scope),
+            super::profiling::LearnerProfiling(scope.clone()),
+            super::audit::LearnerAudit(scope),
         )
     }
 
@@ -321,9 +323,12 @@ impl LearnerMutation {
         #[graphql(desc = "The learner to erase.")] input: DeleteLearnerInput,
     ) -> ApiResult<DeleteLearnerPayload> {
         let id = ids::decode("id", &input.id, Kind::Learner)?;
+        let (state, viewer) = parts(ctx)?;
         let (txn, scope) = access::write_learner_if_exists(ctx, id).await?;
         if let Some(scope) = scope {
-            store::learner::erase(&txn, scope.id()).await?;
+            let by = store::audit::Actor::of(viewer);
+            store::learner::erase(&txn, scope.model(), &by, "deleteLearner", state.clock.now()).await?;
+            super::audit::erased(id);
         }
         txn.commit().await?;
         tracing::info!(learner_id = %id, "learner erased");

@@ -76,6 +76,7 @@ pub fn register<Q, M, S>(
         .data(Batcher::new(PagesOf::<event::Entity, UnderLearner>::new(db)))
         .data(Batcher::new(PagesOf::<journal_entry::Entity, UnderLearner>::new(db)))
         .data(Batcher::new(PagesOf::<meditation_reflection::Entity, UnderLearner>::new(db)))
+        .data(Batcher::new(PagesOf::<entity::access_log::Entity, UnderLearner>::new(db)))
 }
 
 /// (learner, row id): a row that must belong to that learner.

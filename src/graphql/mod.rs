@@ -1,6 +1,7 @@
 //! Schema assembly: one module per domain, merged here.
 
 pub mod access;
+pub mod audit;
 pub mod batch;
 pub mod companion;
 pub mod details;
@@ -79,7 +80,7 @@ impl AppState {
 /// Reads: a learner and everything stored about it, lists of learners (staff), any stored thing by
 /// its global id.
 #[derive(MergedObject, Default)]
-pub struct Query(learner::LearnerQuery, node::NodeQuery, profiling::ProfilingQuery);
+pub struct Query(learner::LearnerQuery, node::NodeQuery, profiling::ProfilingQuery, audit::AuditQuery);
 
 /// Writes. Each mutation takes one `input` object, runs in one transaction, and returns a payload
 /// with what changed; bad input changes nothing.
@@ -106,7 +107,8 @@ pub fn build_schema(state: AppState) -> AppSchema {
         .data(state.clone())
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
-        .extension(errors::ErrorCodes);
+        .extension(errors::ErrorCodes)
+        .extension(audit::AccessLogging);
     // With auth on, "Did you mean …" would describe the schema to anyone probing it.
     if !state.auth.is_open() {
         builder = builder.disable_suggestions();

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::session::SessionKind;
 use entity::{attempt, exercise_stat, goal, learner_progress, practice_day, session};
 use sea_orm::prelude::Uuid;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoIden, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, IntoIden, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use super::idempotent::{self, Stored};
@@ -346,4 +346,130 @@ pub async fn reset(txn: &DatabaseTransaction, learner_id: Uuid) -> ApiResult<Res
         .exec(txn)
         .await?;
     Ok(ResetCounts { attempts: attempts.rows_affected, sessions: sessions.rows_affected })
+}
+
+/// `SUM(CASE WHEN is_correct THEN 1 ELSE 0 END)` over attempts.
+fn correct_sum() -> Expr {
+    Func::sum(Expr::case(Expr::col(attempt::Column::IsCorrect).eq(true), 1).finally(0)).into()
+}
+
+/// Inserts into `into` (`columns`: learner, `key`, count, correct count, then `extra`) one row per
+/// `key` of the learner's attempts.
+async fn regroup<E: EntityTrait, const N: usize>(
+    txn: &DatabaseTransaction,
+    into: E,
+    columns: [E::Column; N],
+    learner_id: Uuid,
+    key: attempt::Column,
+    extra: Option<Expr>,
+) -> ApiResult<()> {
+    let mut select = Query::select();
+    select
+        .column(attempt::Column::LearnerId)
+        .column(key)
+        .expr(Func::count(Expr::col(attempt::Column::Id)))
+        .expr(correct_sum())
+        .from(attempt::Entity)
+        .and_where(attempt::Column::LearnerId.eq(learner_id))
+        .group_by_col(attempt::Column::LearnerId)
+        .group_by_col(key);
+    if let Some(extra) = extra {
+        select.expr(extra);
+    }
+    let insert = Query::insert()
+        .into_table(into)
+        .columns(columns)
+        .select_from(select)
+        .map_err(|e| {
+            tracing::error!(error = %e, "building a practice rebuild");
+            ApiError::Internal
+        })?
+        .to_owned();
+    txn.execute(&insert).await?;
+    Ok(())
+}
+
+/// Rebuilds a learner's derived practice data (practice days, exercise statistics, session
+/// counters, totals and the streak summary) from the attempts that remain, after some were
+/// deleted (retention). Takes the learner's progress lock first, as every progress write does.
+pub async fn rebuild(txn: &DatabaseTransaction, learner_id: Uuid) -> ApiResult<()> {
+    // The lock: a no-op upsert of the progress row (which also creates it if it is missing).
+    learner_progress::Entity::insert(fresh_progress(learner_id, 0, 0))
+        .on_conflict(
+            OnConflict::column(learner_progress::Column::LearnerId)
+                .value(
+                    learner_progress::Column::TotalAttempts,
+                    Expr::col((learner_progress::Entity, learner_progress::Column::TotalAttempts)),
+                )
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    practice_day::Entity::delete_many().filter(practice_day::Column::LearnerId.eq(learner_id)).exec(txn).await?;
+    let days = [
+        practice_day::Column::LearnerId,
+        practice_day::Column::Day,
+        practice_day::Column::Attempts,
+        practice_day::Column::Correct,
+    ];
+    regroup(txn, practice_day::Entity, days, learner_id, attempt::Column::LocalDate, None).await?;
+    exercise_stat::Entity::delete_many().filter(exercise_stat::Column::LearnerId.eq(learner_id)).exec(txn).await?;
+    let stats = [
+        exercise_stat::Column::LearnerId,
+        exercise_stat::Column::ExerciseId,
+        exercise_stat::Column::Attempts,
+        exercise_stat::Column::Correct,
+        exercise_stat::Column::LastAttemptAt,
+    ];
+    let last = Func::max(Expr::col(attempt::Column::OccurredAt)).into();
+    regroup(txn, exercise_stat::Entity, stats, learner_id, attempt::Column::ExerciseId, Some(last)).await?;
+
+    // Session counters, from the attempts each session still has.
+    let in_session = |correct_only: bool| -> Expr {
+        let mut q = Query::select();
+        q.expr(Func::count(Expr::col((attempt::Entity, attempt::Column::Id)))).from(attempt::Entity).and_where(
+            Expr::col((attempt::Entity, attempt::Column::SessionId)).equals((session::Entity, session::Column::Id)),
+        );
+        if correct_only {
+            q.and_where(Expr::col((attempt::Entity, attempt::Column::IsCorrect)).eq(true));
+        }
+        Expr::SubQuery(None, Box::new(sea_orm::sea_query::SubQueryStatement::SelectStatement(q.to_owned())))
+    };
+    session::Entity::update_many()
+        .col_expr(session::Column::TotalExercises, in_session(false))
+        .col_expr(session::Column::CorrectAnswers, in_session(true))
+        .filter(session::Column::LearnerId.eq(learner_id))
+        .exec(txn)
+        .await?;
+
+    let (total, correct): (i64, i64) = attempt::Entity::find()
+        .select_only()
+        .expr(Func::count(Expr::col(attempt::Column::Id)))
+        .expr(Func::coalesce([correct_sum(), Expr::val(0)]))
+        .filter(attempt::Column::LearnerId.eq(learner_id))
+        .into_tuple()
+        .one(txn)
+        .await?
+        .unwrap_or((0, 0));
+    let days: Vec<NaiveDate> = practice_day::Entity::find()
+        .select_only()
+        .column(practice_day::Column::Day)
+        .filter(practice_day::Column::LearnerId.eq(learner_id))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let streak = StreakSummary::from_days(days);
+    learner_progress::Entity::update_many()
+        .col_expr(learner_progress::Column::TotalAttempts, Expr::value(total))
+        .col_expr(learner_progress::Column::CorrectAttempts, Expr::value(correct))
+        .col_expr(
+            learner_progress::Column::LongestStreak,
+            Expr::value(i32::try_from(streak.longest).unwrap_or(i32::MAX)),
+        )
+        .col_expr(learner_progress::Column::LastPracticeDate, Expr::value(streak.last_practice_date))
+        .col_expr(learner_progress::Column::CurrentRunStart, Expr::value(streak.current_run_start))
+        .filter(learner_progress::Column::LearnerId.eq(learner_id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }

@@ -1,11 +1,12 @@
-//! The one list of learner data. Erasure walks it now, export will later; a test reads the
+//! The one list of learner data. Erasure and export walk it; a test reads the
 //! database catalog and fails for any table that is neither here nor in `SHARED_TABLES`, so a new
 //! table cannot be forgotten.
 
-use sea_orm::prelude::Uuid;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
+use super::audit::Actor;
 use crate::error::ApiResult;
 
 /// How a table's rows reach their learner.
@@ -31,6 +32,7 @@ const fn direct(name: &'static str) -> LearnerTable {
 /// Every table with learner data, children before the parents they point at (the order erasure
 /// deletes in). The `learners` row itself goes last.
 pub const LEARNER_TABLES: &[LearnerTable] = &[
+    direct("access_log"),
     direct("profiling_answer_keys"),
     direct("profiling_responses"),
     direct("profiling_outcomes"),
@@ -68,10 +70,19 @@ pub const LEARNERS: &str = "learners";
 /// Tables that hold no learner's data (shared catalogs, bookkeeping).
 pub const SHARED_TABLES: &[&str] = &["seaql_migrations", "profiling_question_banks", "recipes", "recipe_skills"];
 
-/// Deletes a learner and every row it owns, in the caller's transaction. Explicit deletes,
-/// children first, rather than relying on ON DELETE CASCADE alone, so erasure does not depend on
-/// a pragma being on.
-pub async fn erase(txn: &DatabaseTransaction, learner_id: Uuid) -> ApiResult<()> {
+/// Deletes a learner and every row it owns, in the caller's transaction, and records the erasure
+/// (who, when, the externalId's hash; see `audit::record_erasure`). Explicit deletes, children
+/// first, rather than relying on ON DELETE CASCADE alone, so erasure does not depend on a pragma
+/// being on. Returns the rows deleted from each of `LEARNER_TABLES`, in its order.
+pub async fn erase(
+    txn: &DatabaseTransaction,
+    learner: &entity::learner::Model,
+    by: &Actor,
+    operation: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<u64>> {
+    let learner_id = learner.id;
+    let mut deleted = Vec::with_capacity(LEARNER_TABLES.len());
     for table in LEARNER_TABLES {
         let mut delete = Query::delete();
         delete.from_table(Alias::new(table.name));
@@ -88,10 +99,11 @@ pub async fn erase(txn: &DatabaseTransaction, learner_id: Uuid) -> ApiResult<()>
                 delete.and_where(Expr::col(Alias::new(column)).in_subquery(parents));
             }
         }
-        txn.execute(&delete).await?;
+        deleted.push(txn.execute(&delete).await?.rows_affected());
     }
-    let mut learner = Query::delete();
-    learner.from_table(Alias::new(LEARNERS)).and_where(Expr::col(Alias::new("id")).eq(learner_id));
-    txn.execute(&learner).await?;
-    Ok(())
+    let mut delete = Query::delete();
+    delete.from_table(Alias::new(LEARNERS)).and_where(Expr::col(Alias::new("id")).eq(learner_id));
+    txn.execute(&delete).await?;
+    super::audit::record_erasure(txn, by, operation, &learner.external_id, now).await?;
+    Ok(deleted)
 }

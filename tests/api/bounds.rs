@@ -27,6 +27,8 @@ const UNPAGED_LISTS: &[(&str, &str)] = &[
     ("Learner.objectives", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
     ("Learner.badges", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
     ("Learner.portfolio", "at most 100 per learner (store::details::MAX_PER_KIND, checked on write)"),
+    ("AccessLogEntry.fields", "the top-level fields of one request: bounded by the query size and depth limits"),
+    ("Query.erasureRecords", "at most 100, newest first (store::audit::erasures); one per erasure of one externalId"),
     ("Learner.coachingFocus", "at most 5 tracks and 6 modules (domain::profiling::coaching_focus)"),
     ("CoachingFocus.skillCodes", "the skills of one area of the skill map, shipped with the binary"),
     ("ProfilingOutcome.alignment", "the five tracks (domain::profiling::TRACKS)"),

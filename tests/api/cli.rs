@@ -8,7 +8,7 @@ use learngraph::auth::{Auth, Viewer};
 
 use crate::common::SECRET;
 
-fn bin() -> Command {
+pub fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_learngraph"));
     for (key, _) in std::env::vars() {
         if key.starts_with("LEARNGRAPH_") {

@@ -116,6 +116,11 @@ impl TestApp {
         }));
     }
 
+    /// The database URL this app uses (for running the binary against it).
+    pub fn database_url(&self) -> &str {
+        &self.config.database_url
+    }
+
     /// Stops the server and closes the database, then starts a new server on the same database.
     pub async fn restart(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -307,4 +312,37 @@ pub fn uuid_of(global_id: &str) -> uuid::Uuid {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(global_id).expect("base64");
     let text = String::from_utf8(raw).expect("utf8");
     uuid::Uuid::parse_str(text.split_once(':').expect("kind:uuid").1).expect("uuid")
+}
+
+/// The database's tables and (table, column) pairs, read from its catalog.
+pub async fn catalog(app: &TestApp) -> (Vec<String>, Vec<(String, String)>) {
+    use sea_orm::ConnectionTrait;
+    let (tables_sql, columns_sql) = match app.backend {
+        Backend::Sqlite => (
+            "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            "SELECT m.name AS t, p.name AS c FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'",
+        ),
+        Backend::Postgres => (
+            "SELECT table_name::text AS t FROM information_schema.tables WHERE table_schema = current_schema()",
+            "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
+             WHERE table_schema = current_schema()",
+        ),
+    };
+    let db = &app.state.db;
+    let stmt = |sql: &str| sea_orm::Statement::from_string(db.get_database_backend(), sql.to_owned());
+    let tables = db
+        .query_all_raw(stmt(tables_sql))
+        .await
+        .expect("tables")
+        .iter()
+        .map(|r| r.try_get::<String>("", "t").expect("t"))
+        .collect();
+    let columns = db
+        .query_all_raw(stmt(columns_sql))
+        .await
+        .expect("columns")
+        .iter()
+        .map(|r| (r.try_get::<String>("", "t").expect("t"), r.try_get::<String>("", "c").expect("c")))
+        .collect();
+    (tables, columns)
 }

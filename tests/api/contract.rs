@@ -15,6 +15,7 @@ crate::on_each_backend!(
     wellbeing_operations_run_as_clients_send_them,
     profiling_operations_run_as_clients_send_them,
     the_full_learner_view_runs_in_one_request,
+    protection_operations_run_as_clients_send_them,
 );
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contract");
@@ -432,4 +433,52 @@ async fn the_full_learner_view_runs_in_one_request(b: Backend) {
     assert_eq!(l["goals"][0]["profileVersion"], 2);
     assert_eq!(l["interests"], json!(["chess"]));
     assert!(l["journalEntries"]["edges"].as_array().is_some_and(|e| !e.is_empty()));
+}
+
+async fn protection_operations_run_as_clients_send_them(b: Backend) {
+    use learngraph::auth::Viewer;
+    let app = TestApp::spawn(b).await;
+    let doc = contract("protection.graphql");
+    let id = app.learner("kid_1").await;
+    crate::fixtures::attempt(&app, &id, "add-1", None, None).await;
+    let staff = Viewer::Staff { sub: "ms-lee".into() };
+    for name in ["ExportLearner", "AccessLog"] {
+        let r = app.exec_named(staff.clone(), &operation(&doc, name), name, json!({ "id": id, "learnerId": id })).await;
+        assert!(r.get("errors").is_none(), "{name}: {r:#}");
+    }
+    let exported = op(&app, &doc, "ExportLearner", json!({ "id": id })).await;
+    assert_eq!(exported["exportLearner"]["learner"]["external_id"], "kid_1");
+    assert_eq!(exported["exportLearner"]["tables"]["attempts"][0]["exercise_id"], "add-1");
+
+    let page = op(&app, &doc, "AccessLog", json!({ "learnerId": id, "first": 1 })).await;
+    let edges = page["accessLog"]["edges"].as_array().expect("edges");
+    assert_eq!(edges[0]["node"]["actor"], "ms-lee");
+    assert_eq!(edges[0]["node"]["fields"], json!(["accessLog"]));
+    assert_eq!(page["accessLog"]["pageInfo"]["hasNextPage"], true);
+    let after = page["accessLog"]["pageInfo"]["endCursor"].clone();
+    let next = op(&app, &doc, "AccessLog", json!({ "learnerId": id, "first": 5, "after": after })).await;
+    let rest: Vec<&Value> =
+        next["accessLog"]["edges"].as_array().expect("edges").iter().map(|e| &e["node"]["fields"]).collect();
+    assert_eq!(rest, vec![&json!(["exportLearner"])]);
+
+    let own = Viewer::Learner { external_id: "kid_1".into() };
+    let mine = app.exec_named(own, &operation(&doc, "MyAccessLog"), "MyAccessLog", json!({ "first": 10 })).await;
+    let nodes = mine["data"]["viewer"]["accessLog"]["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 2, "{mine}");
+    assert!(nodes.iter().all(|n| n["actor"] == "ms-lee" && n["role"] == "staff" && n["action"] == "READ"));
+
+    let r = app
+        .exec_as(
+            staff,
+            "mutation($id: ID!) { deleteLearner(input: { id: $id }) { deletedLearnerId } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let records = op(&app, &doc, "ErasureRecords", json!({ "externalId": "kid_1" })).await;
+    let records = records["erasureRecords"].as_array().expect("records");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["actor"], "ms-lee");
+    assert_eq!(records[0]["action"], "ERASE");
+    assert_eq!(records[0]["operationName"], "deleteLearner");
 }

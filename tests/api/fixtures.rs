@@ -59,6 +59,10 @@ pub async fn seed_every_table(app: &TestApp, learner: &str) {
     event(app, learner, "opened", Some(&goal)).await;
     let session = start_session(app, learner, "PRACTICE").await;
     attempt(app, learner, "e1", Some(&session), Some(&goal)).await;
+    // A staff read: the learner's access log gets its row.
+    let staff = learngraph::auth::Viewer::Staff { sub: "seeder".into() };
+    let read = app.exec_as(staff, "query($l: ID!) { learner(id: $l) { id } }", json!({ "l": learner })).await;
+    assert_eq!(read["data"]["learner"]["id"], json!(learner), "{read}");
 }
 
 /// The SQL statements one request issues (each test has its own database).

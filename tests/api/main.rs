@@ -17,6 +17,7 @@ mod learners;
 mod meta;
 mod profiling;
 mod progress;
+mod protection;
 mod schema_walk;
 mod scope;
 mod statements;

@@ -49,33 +49,7 @@ crate::on_each_backend!(
 async fn every_table_is_in_the_learner_registry_or_shared(b: Backend) {
     use learngraph::store::registry::{LEARNER_TABLES, LEARNERS, Reach, SHARED_TABLES};
     let app = TestApp::spawn(b).await;
-    let (tables_sql, columns_sql) = match b {
-        Backend::Sqlite => (
-            "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-            "SELECT m.name AS t, p.name AS c FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'",
-        ),
-        Backend::Postgres => (
-            "SELECT table_name::text AS t FROM information_schema.tables WHERE table_schema = current_schema()",
-            "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
-             WHERE table_schema = current_schema()",
-        ),
-    };
-    let db = &app.state.db;
-    let stmt = |sql: &str| sea_orm::Statement::from_string(db.get_database_backend(), sql.to_owned());
-    let tables: Vec<String> = db
-        .query_all_raw(stmt(tables_sql))
-        .await
-        .expect("tables")
-        .iter()
-        .map(|r| r.try_get::<String>("", "t").expect("t"))
-        .collect();
-    let columns: Vec<(String, String)> = db
-        .query_all_raw(stmt(columns_sql))
-        .await
-        .expect("columns")
-        .iter()
-        .map(|r| (r.try_get::<String>("", "t").expect("t"), r.try_get::<String>("", "c").expect("c")))
-        .collect();
+    let (tables, columns) = crate::common::catalog(&app).await;
     let has = |t: &str, c: &str| columns.iter().any(|(tt, cc)| tt == t && cc == c);
     assert!(tables.contains(&LEARNERS.to_owned()));
     for t in tables.iter().filter(|t| *t != LEARNERS) {
