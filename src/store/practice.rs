@@ -390,21 +390,11 @@ async fn regroup<E: EntityTrait, const N: usize>(
 }
 
 /// Rebuilds a learner's derived practice data (practice days, exercise statistics, session
-/// counters, totals and the streak summary) from the attempts that remain, after some were
-/// deleted (retention). Takes the learner's progress lock first, as every progress write does.
+/// counters, totals and the streak summary) from its attempts: for attempts loaded in bulk (the
+/// benchmarks' seeding). O(attempts); retention uses the incremental `forget_attempts`. Takes the
+/// learner's progress lock first, as every progress write does.
 pub async fn rebuild(txn: &DatabaseTransaction, learner_id: Uuid) -> ApiResult<()> {
-    // The lock: a no-op upsert of the progress row (which also creates it if it is missing).
-    learner_progress::Entity::insert(fresh_progress(learner_id, 0, 0))
-        .on_conflict(
-            OnConflict::column(learner_progress::Column::LearnerId)
-                .value(
-                    learner_progress::Column::TotalAttempts,
-                    Expr::col((learner_progress::Entity, learner_progress::Column::TotalAttempts)),
-                )
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
+    lock_progress(txn, learner_id).await?;
     practice_day::Entity::delete_many().filter(practice_day::Column::LearnerId.eq(learner_id)).exec(txn).await?;
     let days = [
         practice_day::Column::LearnerId,
@@ -472,4 +462,159 @@ pub async fn rebuild(txn: &DatabaseTransaction, learner_id: Uuid) -> ApiResult<(
         .exec(txn)
         .await?;
     Ok(())
+}
+
+/// Takes the learner's progress lock: a no-op upsert of its progress row (created if missing).
+async fn lock_progress(txn: &DatabaseTransaction, learner_id: Uuid) -> ApiResult<()> {
+    learner_progress::Entity::insert(fresh_progress(learner_id, 0, 0))
+        .on_conflict(
+            OnConflict::column(learner_progress::Column::LearnerId)
+                .value(
+                    learner_progress::Column::TotalAttempts,
+                    Expr::col((learner_progress::Entity, learner_progress::Column::TotalAttempts)),
+                )
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// Counts taken out of one counter row.
+#[derive(Default)]
+struct Minus {
+    attempts: i32,
+    correct: i32,
+    newest: Option<DateTime<Utc>>,
+}
+
+impl Minus {
+    fn add(&mut self, a: &attempt::Model) {
+        self.attempts += 1;
+        self.correct += i32::from(a.is_correct);
+        self.newest = Ord::max(self.newest, Some(a.occurred_at));
+    }
+}
+
+/// Deletes up to `limit` of the learner's attempts matching `when` (retention) and takes exactly
+/// those out of every counter: practice days, exercise statistics, session counters, totals; the
+/// streak summary is recomputed from the practice days that remain. The cost follows the batch,
+/// not the learner's history. Takes the learner's progress lock first. Returns how many went.
+pub async fn forget_attempts(
+    txn: &DatabaseTransaction,
+    learner_id: Uuid,
+    when: sea_orm::Condition,
+    limit: u64,
+) -> ApiResult<u64> {
+    use std::collections::BTreeMap;
+    lock_progress(txn, learner_id).await?;
+    let rows = attempt::Entity::find()
+        .filter(attempt::Column::LearnerId.eq(learner_id))
+        .filter(when)
+        .limit(limit)
+        .all(txn)
+        .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    attempt::Entity::delete_many()
+        .filter(attempt::Column::LearnerId.eq(learner_id))
+        .filter(attempt::Column::Id.is_in(rows.iter().map(|a| a.id)))
+        .exec(txn)
+        .await?;
+    let (mut days, mut exercises, mut sessions, mut total) =
+        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), Minus::default());
+    for a in &rows {
+        days.entry(a.local_date).or_insert_with(Minus::default).add(a);
+        exercises.entry(a.exercise_id.as_str()).or_insert_with(Minus::default).add(a);
+        if let Some(s) = a.session_id {
+            sessions.entry(s).or_insert_with(Minus::default).add(a);
+        }
+        total.add(a);
+    }
+    for (day, m) in &days {
+        practice_day::Entity::update_many()
+            .col_expr(practice_day::Column::Attempts, Expr::col(practice_day::Column::Attempts).sub(m.attempts))
+            .col_expr(practice_day::Column::Correct, Expr::col(practice_day::Column::Correct).sub(m.correct))
+            .filter(practice_day::Column::LearnerId.eq(learner_id))
+            .filter(practice_day::Column::Day.eq(*day))
+            .exec(txn)
+            .await?;
+    }
+    practice_day::Entity::delete_many()
+        .filter(practice_day::Column::LearnerId.eq(learner_id))
+        .filter(practice_day::Column::Attempts.lte(0))
+        .exec(txn)
+        .await?;
+    let stored = exercise_stat::Entity::find()
+        .filter(exercise_stat::Column::LearnerId.eq(learner_id))
+        .filter(exercise_stat::Column::ExerciseId.is_in(exercises.keys().copied()))
+        .all(txn)
+        .await?;
+    for stat in stored {
+        let Some(m) = exercises.get(stat.exercise_id.as_str()) else { continue };
+        let mut update = exercise_stat::Entity::update_many()
+            .col_expr(exercise_stat::Column::Attempts, Expr::col(exercise_stat::Column::Attempts).sub(m.attempts))
+            .col_expr(exercise_stat::Column::Correct, Expr::col(exercise_stat::Column::Correct).sub(m.correct));
+        // The newest attempt of the exercise went while others stay: read the new newest.
+        if stat.attempts > m.attempts && m.newest >= Some(stat.last_attempt_at) {
+            let newest = attempt::Entity::find()
+                .select_only()
+                .expr(Func::max(Expr::col(attempt::Column::OccurredAt)))
+                .filter(attempt::Column::LearnerId.eq(learner_id))
+                .filter(attempt::Column::ExerciseId.eq(stat.exercise_id.as_str()))
+                .into_tuple::<Option<DateTime<Utc>>>()
+                .one(txn)
+                .await?
+                .flatten();
+            if let Some(newest) = newest {
+                update = update.col_expr(exercise_stat::Column::LastAttemptAt, Expr::value(newest));
+            }
+        }
+        update
+            .filter(exercise_stat::Column::LearnerId.eq(learner_id))
+            .filter(exercise_stat::Column::ExerciseId.eq(stat.exercise_id.as_str()))
+            .exec(txn)
+            .await?;
+    }
+    exercise_stat::Entity::delete_many()
+        .filter(exercise_stat::Column::LearnerId.eq(learner_id))
+        .filter(exercise_stat::Column::Attempts.lte(0))
+        .exec(txn)
+        .await?;
+    for (id, m) in &sessions {
+        session::Entity::update_many()
+            .col_expr(session::Column::TotalExercises, Expr::col(session::Column::TotalExercises).sub(m.attempts))
+            .col_expr(session::Column::CorrectAnswers, Expr::col(session::Column::CorrectAnswers).sub(m.correct))
+            .filter(session::Column::Id.eq(*id))
+            .exec(txn)
+            .await?;
+    }
+    let remaining: Vec<NaiveDate> = practice_day::Entity::find()
+        .select_only()
+        .column(practice_day::Column::Day)
+        .filter(practice_day::Column::LearnerId.eq(learner_id))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let streak = StreakSummary::from_days(remaining);
+    learner_progress::Entity::update_many()
+        .col_expr(
+            learner_progress::Column::TotalAttempts,
+            Expr::col(learner_progress::Column::TotalAttempts).sub(i64::from(total.attempts)),
+        )
+        .col_expr(
+            learner_progress::Column::CorrectAttempts,
+            Expr::col(learner_progress::Column::CorrectAttempts).sub(i64::from(total.correct)),
+        )
+        .col_expr(
+            learner_progress::Column::LongestStreak,
+            Expr::value(i32::try_from(streak.longest).unwrap_or(i32::MAX)),
+        )
+        .col_expr(learner_progress::Column::LastPracticeDate, Expr::value(streak.last_practice_date))
+        .col_expr(learner_progress::Column::CurrentRunStart, Expr::value(streak.current_run_start))
+        .filter(learner_progress::Column::LearnerId.eq(learner_id))
+        .exec(txn)
+        .await?;
+    Ok(rows.len() as u64)
 }

@@ -143,8 +143,8 @@ struct Rule {
     table: &'static str,
     key: &'static str,
     when: Condition,
-    /// Rebuild the learner's practice counters after each batch.
-    rebuild: bool,
+    /// Attempts: deleted through `practice::forget_attempts`, which takes them out of the counters.
+    counted: bool,
 }
 
 fn rules(policy: &Policy, now: DateTime<Utc>) -> Vec<Rule> {
@@ -166,19 +166,19 @@ fn rules(policy: &Policy, now: DateTime<Utc>) -> Vec<Rule> {
             when: Condition::any()
                 .add(col("occurred_at").lt(before))
                 .add(col("session_id").in_subquery(old_sessions())),
-            rebuild: true,
+            counted: true,
         });
         rules.push(Rule {
             rule: "practice",
             table: "sessions",
             key: "id",
             when: Condition::all().add(col("kind").eq("PRACTICE")).add(col("started_at").lt(before)),
-            rebuild: false,
+            counted: false,
         });
     }
     if let Some(days) = policy.event_days {
         let when = Condition::all().add(col("occurred_at").lt(cutoff(now, days)));
-        rules.push(Rule { rule: "events", table: "events", key: "id", when, rebuild: false });
+        rules.push(Rule { rule: "events", table: "events", key: "id", when, counted: false });
     }
     if let Some(days) = policy.chat_message_days {
         let before = cutoff(now, days);
@@ -187,7 +187,7 @@ fn rules(policy: &Policy, now: DateTime<Utc>) -> Vec<Rule> {
             table: "chat_messages",
             key: "id",
             when: Condition::all().add(col("created_at").lt(before)),
-            rebuild: false,
+            counted: false,
         });
         let newer = Query::select()
             .expr(Expr::val(1))
@@ -200,7 +200,7 @@ fn rules(policy: &Policy, now: DateTime<Utc>) -> Vec<Rule> {
             table: "chat_posts",
             key: "id",
             when: Condition::all().add(tcol("chat_posts", "created_at").lt(before)).add(Expr::exists(newer).not()),
-            rebuild: false,
+            counted: false,
         });
     }
     if let Some(days) = policy.conversation_state_days {
@@ -210,7 +210,7 @@ fn rules(policy: &Policy, now: DateTime<Utc>) -> Vec<Rule> {
             table: "conversation_states",
             key: "session_key",
             when,
-            rebuild: false,
+            counted: false,
         });
     }
     rules
@@ -282,22 +282,23 @@ async fn delete(
         let mut mine = 0;
         loop {
             let txn = crate::db::begin_write(db, gate).await?;
-            let keys: SelectStatement = Query::select()
-                .column(Alias::new(rule.key))
-                .from(Alias::new(rule.table))
-                .and_where(col("learner_id").eq(learner))
-                .cond_where(when.clone())
-                .limit(batch)
-                .to_owned();
-            let delete = Query::delete()
-                .from_table(Alias::new(rule.table))
-                .and_where(col("learner_id").eq(learner))
-                .and_where(col(rule.key).in_subquery(keys))
-                .to_owned();
-            let n = txn.execute(&delete).await?.rows_affected();
-            if rule.rebuild && n > 0 {
-                super::practice::rebuild(&txn, learner).await?;
-            }
+            let n = if rule.counted {
+                super::practice::forget_attempts(&txn, learner, when.clone(), batch).await?
+            } else {
+                let keys: SelectStatement = Query::select()
+                    .column(Alias::new(rule.key))
+                    .from(Alias::new(rule.table))
+                    .and_where(col("learner_id").eq(learner))
+                    .cond_where(when.clone())
+                    .limit(batch)
+                    .to_owned();
+                let delete = Query::delete()
+                    .from_table(Alias::new(rule.table))
+                    .and_where(col("learner_id").eq(learner))
+                    .and_where(col(rule.key).in_subquery(keys))
+                    .to_owned();
+                txn.execute(&delete).await?.rows_affected()
+            };
             txn.commit().await?;
             mine += n;
             if n < batch {

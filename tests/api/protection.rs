@@ -276,6 +276,12 @@ async fn retention_dry_run_counts_exactly_and_the_run_deletes_exactly_that(b: Ba
         .await;
     app.clock.set(day(1));
     record(&app, &keep, None, "e1", false).await;
+    // Day 80 stays; day 90 goes with its old session, though newer: e9's newest attempt goes while
+    // an older one stays.
+    app.clock.set(day(80));
+    record(&app, &keep, None, "e9", true).await;
+    app.clock.set(day(90));
+    record(&app, &keep, Some(&old_session), "e9", true).await;
     // Days 100 and 101: what stays.
     app.clock.set(day(100));
     let new_session = crate::fixtures::start_session(&app, &keep, "PRACTICE").await;
@@ -293,14 +299,14 @@ async fn retention_dry_run_counts_exactly_and_the_run_deletes_exactly_that(b: Ba
     };
     assert_eq!(line(&dry, "inactive learners", "learners"), Some((1, 1)));
     assert_eq!(line(&dry, "inactive learners", "events"), Some((1, 1)));
-    assert_eq!(line(&dry, "practice", "attempts"), Some((3, 1)));
+    assert_eq!(line(&dry, "practice", "attempts"), Some((4, 1)));
     assert_eq!(line(&dry, "practice", "sessions"), Some((1, 1)));
     assert_eq!(line(&dry, "events", "events"), Some((1, 1)));
     assert_eq!(line(&dry, "chat messages", "chat_messages"), Some((2, 1)));
     assert_eq!(line(&dry, "chat messages", "chat_posts"), Some((1, 1)));
     assert_eq!(line(&dry, "conversation states", "conversation_states"), Some((1, 1)));
     let printed = dry.to_string();
-    assert!(printed.contains("would delete 11 rows (dry run: nothing changed)"), "{printed}");
+    assert!(printed.contains("would delete 12 rows (dry run: nothing changed)"), "{printed}");
 
     let run = retention::sweep(&app.state.db, &app.state.write_gate, &policy(), now, false).await.expect("run");
     assert_eq!(run.lines, dry.lines, "the run deletes exactly what the dry run counted");
@@ -313,11 +319,11 @@ async fn retention_dry_run_counts_exactly_and_the_run_deletes_exactly_that(b: Ba
         }
     }
 
-    // What remains is consistent: the two recent attempts, as if they were the only ones.
+    // What remains is consistent: the three recent attempts, as if they were the only ones.
     let view = app
         .ok(
             "query($l: ID!) { learner(id: $l) { streak { current longest lastPracticeDate } \
-             progress { totalAttempts correctAttempts byDay(last: 120) { date attempts correct } byExercise { exerciseId attempts correct } } \
+             progress { totalAttempts correctAttempts byDay(last: 120) { date attempts correct } byExercise { exerciseId attempts correct lastAttemptAt } } \
              sessions(first: 10) { nodes { kind totalExercises correctAnswers } } events { nodes { kind } } \
              conversationStates { sessionKey } } }",
             json!({ "l": keep }),
@@ -325,13 +331,14 @@ async fn retention_dry_run_counts_exactly_and_the_run_deletes_exactly_that(b: Ba
         .await;
     let l = &view["learner"];
     assert_eq!(l["streak"], json!({ "current": 2, "longest": 2, "lastPracticeDate": "2026-04-12" }));
-    assert_eq!(l["progress"]["totalAttempts"], json!(2));
-    assert_eq!(l["progress"]["correctAttempts"], json!(1));
+    assert_eq!(l["progress"]["totalAttempts"], json!(3));
+    assert_eq!(l["progress"]["correctAttempts"], json!(2));
     let practiced: Vec<&Value> =
         l["progress"]["byDay"].as_array().expect("byDay").iter().filter(|d| d["attempts"] != json!(0)).collect();
     assert_eq!(
         practiced,
         vec![
+            &json!({ "date": "2026-03-22", "attempts": 1, "correct": 1 }),
             &json!({ "date": "2026-04-11", "attempts": 1, "correct": 1 }),
             &json!({ "date": "2026-04-12", "attempts": 1, "correct": 0 })
         ]
@@ -341,8 +348,9 @@ async fn retention_dry_run_counts_exactly_and_the_run_deletes_exactly_that(b: Ba
     assert_eq!(
         by_exercise,
         vec![
-            json!({ "exerciseId": "e1", "attempts": 1, "correct": 1 }),
-            json!({ "exerciseId": "e3", "attempts": 1, "correct": 0 })
+            json!({ "exerciseId": "e1", "attempts": 1, "correct": 1, "lastAttemptAt": day(100).to_rfc3339() }),
+            json!({ "exerciseId": "e3", "attempts": 1, "correct": 0, "lastAttemptAt": day(101).to_rfc3339() }),
+            json!({ "exerciseId": "e9", "attempts": 1, "correct": 1, "lastAttemptAt": day(80).to_rfc3339() }),
         ]
     );
     let practice: Vec<&Value> =
