@@ -496,6 +496,25 @@ impl Minus {
     }
 }
 
+/// `CASE col WHEN k THEN n … ELSE 0 END` for the attempts and the correct ones per key: one UPDATE
+/// takes a batch out of every row it touched.
+fn minus<C, K>(col: C, by: &std::collections::BTreeMap<K, Minus>) -> (Expr, Expr)
+where
+    C: sea_orm::ColumnTrait,
+    K: Clone + Into<sea_orm::Value>,
+{
+    let case = |n: fn(&Minus) -> i32| {
+        let mut arms = by.iter();
+        let Some((k, m)) = arms.next() else { return Expr::val(0) };
+        let mut case = Expr::case(Expr::col(col).eq(k.clone()), n(m));
+        for (k, m) in arms {
+            case = case.case(Expr::col(col).eq(k.clone()), n(m));
+        }
+        case.finally(0).into()
+    };
+    (case(|m| m.attempts), case(|m| m.correct))
+}
+
 /// Deletes up to `limit` of the learner's attempts matching `when` (retention) and takes exactly
 /// those out of every counter: practice days, exercise statistics, session counters, totals; the
 /// streak summary is recomputed from the practice days that remain. The cost follows the batch,
@@ -532,15 +551,14 @@ pub async fn forget_attempts(
         }
         total.add(a);
     }
-    for (day, m) in &days {
-        practice_day::Entity::update_many()
-            .col_expr(practice_day::Column::Attempts, Expr::col(practice_day::Column::Attempts).sub(m.attempts))
-            .col_expr(practice_day::Column::Correct, Expr::col(practice_day::Column::Correct).sub(m.correct))
-            .filter(practice_day::Column::LearnerId.eq(learner_id))
-            .filter(practice_day::Column::Day.eq(*day))
-            .exec(txn)
-            .await?;
-    }
+    let (attempts, correct) = minus(practice_day::Column::Day, &days);
+    practice_day::Entity::update_many()
+        .col_expr(practice_day::Column::Attempts, Expr::col(practice_day::Column::Attempts).sub(attempts))
+        .col_expr(practice_day::Column::Correct, Expr::col(practice_day::Column::Correct).sub(correct))
+        .filter(practice_day::Column::LearnerId.eq(learner_id))
+        .filter(practice_day::Column::Day.is_in(days.keys().copied()))
+        .exec(txn)
+        .await?;
     practice_day::Entity::delete_many()
         .filter(practice_day::Column::LearnerId.eq(learner_id))
         .filter(practice_day::Column::Attempts.lte(0))
@@ -551,42 +569,50 @@ pub async fn forget_attempts(
         .filter(exercise_stat::Column::ExerciseId.is_in(exercises.keys().copied()))
         .all(txn)
         .await?;
+    let (attempts, correct) = minus(exercise_stat::Column::ExerciseId, &exercises);
+    exercise_stat::Entity::update_many()
+        .col_expr(exercise_stat::Column::Attempts, Expr::col(exercise_stat::Column::Attempts).sub(attempts))
+        .col_expr(exercise_stat::Column::Correct, Expr::col(exercise_stat::Column::Correct).sub(correct))
+        .filter(exercise_stat::Column::LearnerId.eq(learner_id))
+        .filter(exercise_stat::Column::ExerciseId.is_in(exercises.keys().copied()))
+        .exec(txn)
+        .await?;
+    // Where an exercise's newest attempt went while others stay, read its new newest (rare:
+    // retention deletes old attempts, so only an old session's newer ones can be the newest).
     for stat in stored {
         let Some(m) = exercises.get(stat.exercise_id.as_str()) else { continue };
-        let mut update = exercise_stat::Entity::update_many()
-            .col_expr(exercise_stat::Column::Attempts, Expr::col(exercise_stat::Column::Attempts).sub(m.attempts))
-            .col_expr(exercise_stat::Column::Correct, Expr::col(exercise_stat::Column::Correct).sub(m.correct));
-        // The newest attempt of the exercise went while others stay: read the new newest.
-        if stat.attempts > m.attempts && m.newest >= Some(stat.last_attempt_at) {
-            let newest = attempt::Entity::find()
-                .select_only()
-                .expr(Func::max(Expr::col(attempt::Column::OccurredAt)))
-                .filter(attempt::Column::LearnerId.eq(learner_id))
-                .filter(attempt::Column::ExerciseId.eq(stat.exercise_id.as_str()))
-                .into_tuple::<Option<DateTime<Utc>>>()
-                .one(txn)
-                .await?
-                .flatten();
-            if let Some(newest) = newest {
-                update = update.col_expr(exercise_stat::Column::LastAttemptAt, Expr::value(newest));
-            }
+        if stat.attempts <= m.attempts || m.newest < Some(stat.last_attempt_at) {
+            continue;
         }
-        update
-            .filter(exercise_stat::Column::LearnerId.eq(learner_id))
-            .filter(exercise_stat::Column::ExerciseId.eq(stat.exercise_id.as_str()))
-            .exec(txn)
-            .await?;
+        let newest = attempt::Entity::find()
+            .select_only()
+            .expr(Func::max(Expr::col(attempt::Column::OccurredAt)))
+            .filter(attempt::Column::LearnerId.eq(learner_id))
+            .filter(attempt::Column::ExerciseId.eq(stat.exercise_id.as_str()))
+            .into_tuple::<Option<DateTime<Utc>>>()
+            .one(txn)
+            .await?
+            .flatten();
+        if let Some(newest) = newest {
+            exercise_stat::Entity::update_many()
+                .col_expr(exercise_stat::Column::LastAttemptAt, Expr::value(newest))
+                .filter(exercise_stat::Column::LearnerId.eq(learner_id))
+                .filter(exercise_stat::Column::ExerciseId.eq(stat.exercise_id.as_str()))
+                .exec(txn)
+                .await?;
+        }
     }
     exercise_stat::Entity::delete_many()
         .filter(exercise_stat::Column::LearnerId.eq(learner_id))
         .filter(exercise_stat::Column::Attempts.lte(0))
         .exec(txn)
         .await?;
-    for (id, m) in &sessions {
+    if !sessions.is_empty() {
+        let (attempts, correct) = minus(session::Column::Id, &sessions);
         session::Entity::update_many()
-            .col_expr(session::Column::TotalExercises, Expr::col(session::Column::TotalExercises).sub(m.attempts))
-            .col_expr(session::Column::CorrectAnswers, Expr::col(session::Column::CorrectAnswers).sub(m.correct))
-            .filter(session::Column::Id.eq(*id))
+            .col_expr(session::Column::TotalExercises, Expr::col(session::Column::TotalExercises).sub(attempts))
+            .col_expr(session::Column::CorrectAnswers, Expr::col(session::Column::CorrectAnswers).sub(correct))
+            .filter(session::Column::Id.is_in(sessions.keys().copied()))
             .exec(txn)
             .await?;
     }
