@@ -27,14 +27,33 @@ pub async fn export<W: Write>(state: &AppState, name: &str, out: W) -> anyhow::R
     }
     let learner = found.with_context(|| format!("no learner with externalId, id or UUID `{name}`"))?;
     let now = state.clock.now();
-    let written = store::export::write(db, learner.id, now, out)
-        .await
-        .map_err(|e| anyhow::anyhow!("export failed: {}", e.message()))?;
+    let mut out = Output { inner: out, failed: None };
+    let written = store::export::write(db, learner.id, now, &mut out).await.map_err(|e| match out.failed.take() {
+        // The output's own failure (a full disk, a closed pipe) says more than INTERNAL.
+        Some(io) => anyhow::anyhow!("writing the export failed: {io}"),
+        None => anyhow::anyhow!("export failed: {}", e.message()),
+    })?;
     let access = Access { learner_id: learner.id, write: false, fields: vec!["export".to_owned()] };
     store::audit::record(db, &Actor::system("cli"), Some("learngraph export"), &[access], now)
         .await
         .map_err(|e| anyhow::anyhow!("recording the export in the access log failed: {}", e.message()))?;
     Ok(written)
+}
+
+/// The export's output, remembering how it failed.
+struct Output<W> {
+    inner: W,
+    failed: Option<std::io::Error>,
+}
+
+impl<W: Write> Write for Output<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).inspect_err(|e| self.failed = Some(std::io::Error::new(e.kind(), e.to_string())))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().inspect_err(|e| self.failed = Some(std::io::Error::new(e.kind(), e.to_string())))
+    }
 }
 
 /// The scheduled retention sweep: every `secs` seconds, for as long as the server runs. A failed

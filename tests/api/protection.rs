@@ -461,6 +461,15 @@ async fn the_commands_export_and_sweep_the_same_database(b: Backend) {
         .expect("run export");
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no learner"));
+    if std::path::Path::new("/dev/full").exists() {
+        let full = crate::cli::bin()
+            .args(["export", "--learner", "cli-export", "--out", "/dev/full", "--database-url", app.database_url()])
+            .output()
+            .expect("run export");
+        assert!(!full.status.success());
+        let stderr = String::from_utf8_lossy(&full.stderr);
+        assert!(stderr.contains("writing the export failed: No space left"), "the output's own error: {stderr}");
+    }
 
     let off =
         crate::cli::bin().args(["retention", "--dry-run", "--database-url", app.database_url()]).output().expect("run");
