@@ -277,25 +277,34 @@ async fn add_practice_day(
 ) -> ApiResult<StreakSummary> {
     let next = match stored.with_new_day(day) {
         Some(next) => next,
-        None => {
-            let days: Vec<NaiveDate> = practice_day::Entity::find()
-                .select_only()
-                .column(practice_day::Column::Day)
-                .filter(practice_day::Column::LearnerId.eq(learner_id))
-                .into_tuple()
-                .all(txn)
-                .await?;
-            StreakSummary::from_days(days)
-        }
+        None => streak_from_days(txn, learner_id).await?,
     };
-    learner_progress::Entity::update_many()
-        .col_expr(learner_progress::Column::LongestStreak, Expr::value(i32::try_from(next.longest).unwrap_or(i32::MAX)))
-        .col_expr(learner_progress::Column::LastPracticeDate, Expr::value(next.last_practice_date))
-        .col_expr(learner_progress::Column::CurrentRunStart, Expr::value(next.current_run_start))
-        .filter(learner_progress::Column::LearnerId.eq(learner_id))
-        .exec(txn)
-        .await?;
+    progress_update(learner_id, &next).exec(txn).await?;
     Ok(next)
+}
+
+/// The streak summary of the learner's practice days, read in full (one row per day).
+async fn streak_from_days(txn: &DatabaseTransaction, learner_id: Uuid) -> ApiResult<StreakSummary> {
+    let days: Vec<NaiveDate> = practice_day::Entity::find()
+        .select_only()
+        .column(practice_day::Column::Day)
+        .filter(practice_day::Column::LearnerId.eq(learner_id))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    Ok(StreakSummary::from_days(days))
+}
+
+/// The update that stores a streak summary on the learner's progress row; callers may add totals.
+fn progress_update(learner_id: Uuid, streak: &StreakSummary) -> sea_orm::UpdateMany<learner_progress::Entity> {
+    learner_progress::Entity::update_many()
+        .col_expr(
+            learner_progress::Column::LongestStreak,
+            Expr::value(i32::try_from(streak.longest).unwrap_or(i32::MAX)),
+        )
+        .col_expr(learner_progress::Column::LastPracticeDate, Expr::value(streak.last_practice_date))
+        .col_expr(learner_progress::Column::CurrentRunStart, Expr::value(streak.current_run_start))
+        .filter(learner_progress::Column::LearnerId.eq(learner_id))
 }
 
 /// The stored streak summary of a learner (empty before the first attempt).
@@ -441,24 +450,10 @@ pub async fn rebuild(txn: &DatabaseTransaction, learner_id: Uuid) -> ApiResult<(
         .one(txn)
         .await?
         .unwrap_or((0, 0));
-    let days: Vec<NaiveDate> = practice_day::Entity::find()
-        .select_only()
-        .column(practice_day::Column::Day)
-        .filter(practice_day::Column::LearnerId.eq(learner_id))
-        .into_tuple()
-        .all(txn)
-        .await?;
-    let streak = StreakSummary::from_days(days);
-    learner_progress::Entity::update_many()
+    let streak = streak_from_days(txn, learner_id).await?;
+    progress_update(learner_id, &streak)
         .col_expr(learner_progress::Column::TotalAttempts, Expr::value(total))
         .col_expr(learner_progress::Column::CorrectAttempts, Expr::value(correct))
-        .col_expr(
-            learner_progress::Column::LongestStreak,
-            Expr::value(i32::try_from(streak.longest).unwrap_or(i32::MAX)),
-        )
-        .col_expr(learner_progress::Column::LastPracticeDate, Expr::value(streak.last_practice_date))
-        .col_expr(learner_progress::Column::CurrentRunStart, Expr::value(streak.current_run_start))
-        .filter(learner_progress::Column::LearnerId.eq(learner_id))
         .exec(txn)
         .await?;
     Ok(())
@@ -616,15 +611,8 @@ pub async fn forget_attempts(
             .exec(txn)
             .await?;
     }
-    let remaining: Vec<NaiveDate> = practice_day::Entity::find()
-        .select_only()
-        .column(practice_day::Column::Day)
-        .filter(practice_day::Column::LearnerId.eq(learner_id))
-        .into_tuple()
-        .all(txn)
-        .await?;
-    let streak = StreakSummary::from_days(remaining);
-    learner_progress::Entity::update_many()
+    let streak = streak_from_days(txn, learner_id).await?;
+    progress_update(learner_id, &streak)
         .col_expr(
             learner_progress::Column::TotalAttempts,
             Expr::col(learner_progress::Column::TotalAttempts).sub(i64::from(total.attempts)),
@@ -633,13 +621,6 @@ pub async fn forget_attempts(
             learner_progress::Column::CorrectAttempts,
             Expr::col(learner_progress::Column::CorrectAttempts).sub(i64::from(total.correct)),
         )
-        .col_expr(
-            learner_progress::Column::LongestStreak,
-            Expr::value(i32::try_from(streak.longest).unwrap_or(i32::MAX)),
-        )
-        .col_expr(learner_progress::Column::LastPracticeDate, Expr::value(streak.last_practice_date))
-        .col_expr(learner_progress::Column::CurrentRunStart, Expr::value(streak.current_run_start))
-        .filter(learner_progress::Column::LearnerId.eq(learner_id))
         .exec(txn)
         .await?;
     Ok(rows.len() as u64)
