@@ -123,11 +123,17 @@ impl Auth {
     /// The viewer for an `Authorization` header value (or its absence). Expired tokens, tokens
     /// signed with another key and any algorithm but HS256 (including `none`) are rejected.
     pub fn viewer(&self, authorization: Option<&str>) -> Result<Viewer, ApiError> {
+        self.viewer_until(authorization).map(|(viewer, _)| viewer)
+    }
+
+    /// `viewer`, with the token's expiry (seconds since the Unix epoch; `None` without a token):
+    /// a WebSocket connection closes when its token expires.
+    pub fn viewer_until(&self, authorization: Option<&str>) -> Result<(Viewer, Option<u64>), ApiError> {
         let Some((_, decoding)) = &self.keys else {
-            return Ok(Viewer::Open);
+            return Ok((Viewer::Open, None));
         };
         let Some(header) = authorization else {
-            return Ok(Viewer::Anonymous);
+            return Ok((Viewer::Anonymous, None));
         };
         let token = header
             .strip_prefix("Bearer ")
@@ -142,11 +148,12 @@ impl Auth {
         if sub.is_empty() || sub.chars().any(char::is_control) {
             return Err(ApiError::Unauthenticated("invalid token (bad subject)".into()));
         }
-        Ok(match data.claims.role {
+        let viewer = match data.claims.role {
             Role::Learner => Viewer::Learner { external_id: sub },
             Role::Staff => Viewer::Staff { sub },
             Role::Service => Viewer::Service { sub },
-        })
+        };
+        Ok((viewer, Some(data.claims.exp)))
     }
 
     /// Mints a token; `None` in open mode, where no secret exists to sign with.

@@ -182,6 +182,28 @@ pub struct Config {
     #[arg(long, global = true, env = "LEARNGRAPH_MAX_EXPORT_BYTES", default_value_t = 16 * 1_048_576)]
     pub max_export_bytes: usize,
 
+    /// Most WebSocket connections this process holds; one more is refused with HTTP 503.
+    #[arg(long, global = true, env = "LEARNGRAPH_MAX_WS_CONNECTIONS", default_value_t = 1000)]
+    pub max_ws_connections: usize,
+
+    /// Most subscriptions one WebSocket connection may run at once (TOO_MANY_SUBSCRIPTIONS).
+    #[arg(long, global = true, env = "LEARNGRAPH_MAX_SUBSCRIPTIONS_PER_CONNECTION", default_value_t = 20)]
+    pub max_subscriptions_per_connection: usize,
+
+    /// Seconds a new WebSocket connection has to send `connection_init` before it is closed (4408).
+    #[arg(long, global = true, env = "LEARNGRAPH_WS_INIT_TIMEOUT_SECS", default_value_t = 10)]
+    pub ws_init_timeout_secs: u64,
+
+    /// Activities held per learner for subscribers that have not read them yet; a subscriber that
+    /// falls further behind is ended with SLOW_SUBSCRIBER (it resumes with `after`).
+    #[arg(long, global = true, env = "LEARNGRAPH_LIVE_BUFFER", default_value_t = 256)]
+    pub live_buffer: usize,
+
+    /// Days the activity feed keeps an activity for resuming subscriptions (unset: forever). A
+    /// cursor older than that is refused with CURSOR_EXPIRED.
+    #[arg(long, global = true, env = "LEARNGRAPH_ACTIVITY_RETENTION_DAYS")]
+    pub activity_retention_days: Option<u32>,
+
     /// Log filter, in `tracing` env-filter syntax (e.g. `info`, `learngraph=debug`).
     #[arg(long, global = true, env = "LEARNGRAPH_LOG", default_value = "info")]
     pub log: String,

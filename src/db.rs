@@ -15,6 +15,7 @@ use sea_orm::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Config;
+use entity::activity::ActivityKind;
 
 /// How long a SQLite writer waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,11 +76,60 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 pub struct WriteTxn {
     txn: DatabaseTransaction,
     _turn: Option<OwnedSemaphorePermit>,
+    /// Told which learners this write touched once it commits (live subscriptions).
+    live: Option<crate::live::Live>,
+    learners: Vec<uuid::Uuid>,
+    /// Activities to append when committing (`activity`).
+    activities: std::collections::BTreeMap<uuid::Uuid, Vec<(ActivityKind, Option<uuid::Uuid>)>>,
+    now: chrono::DateTime<chrono::Utc>,
 }
 
 impl WriteTxn {
+    /// Appends the activities noted with `activity` (last, so the lock on each learner's feed is
+    /// held only for the commit), commits, then tells live subscribers of the learners touched.
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        for (learner, items) in &self.activities {
+            crate::store::activity::append(&self.txn, *learner, items, self.now).await?;
+        }
+        self.txn.commit().await?;
+        if let Some(live) = &self.live {
+            live.committed(&self.learners);
+        }
+        Ok(())
+    }
+
+    /// Notes that this write did `kind` (about the row `subject`) for `learner`: appended to the
+    /// learner's activity feed by `commit`, in the order noted.
+    pub fn activity(&mut self, learner: uuid::Uuid, kind: ActivityKind, subject: Option<uuid::Uuid>) {
+        self.touches(learner);
+        self.activities.entry(learner).or_default().push((kind, subject));
+    }
+
+    /// Names a learner this write touches (the scope gate calls it).
+    pub fn touches(&mut self, learner: uuid::Uuid) {
+        if !self.learners.contains(&learner) {
+            self.learners.push(learner);
+        }
+    }
+
+    /// Sends this write's commit to `live`; `now` dates its activities.
+    pub fn with_live(mut self, live: crate::live::Live, now: chrono::DateTime<chrono::Utc>) -> Self {
+        self.live = Some(live);
+        self.now = now;
+        self
+    }
+}
+
+impl WriteTxn {
+    fn new(txn: DatabaseTransaction, turn: Option<OwnedSemaphorePermit>) -> Self {
+        WriteTxn {
+            txn,
+            _turn: turn,
+            live: None,
+            learners: Vec::new(),
+            activities: Default::default(),
+            now: chrono::Utc::now(),
+        }
     }
 }
 
@@ -110,9 +160,9 @@ pub async fn begin_write(db: &DatabaseConnection, gate: &Arc<Semaphore>) -> Resu
                     ..Default::default()
                 })
                 .await?;
-            Ok(WriteTxn { txn, _turn: turn })
+            Ok(WriteTxn::new(txn, turn))
         }
-        _ => Ok(WriteTxn { txn: db.begin().await?, _turn: None }),
+        _ => Ok(WriteTxn::new(db.begin().await?, None)),
     }
 }
 

@@ -23,6 +23,12 @@ pub enum ApiError {
     Conflict(String),
     /// The answer would pass a documented size limit (the message says which, and what to use).
     TooLarge(String),
+    /// A subscription's `after` cursor points before what the activity feed still keeps.
+    CursorExpired(String),
+    /// A subscriber fell further behind than the server buffers for it; it resumes with `after`.
+    SlowSubscriber(String),
+    /// A WebSocket connection already runs as many subscriptions as allowed.
+    TooManySubscriptions(usize),
     /// Anything else; the cause is logged, never sent.
     Internal,
 }
@@ -42,6 +48,9 @@ impl ApiError {
             ApiError::Forbidden => "FORBIDDEN",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::TooLarge(_) => "TOO_LARGE",
+            ApiError::CursorExpired(_) => "CURSOR_EXPIRED",
+            ApiError::SlowSubscriber(_) => "SLOW_SUBSCRIBER",
+            ApiError::TooManySubscriptions(_) => "TOO_MANY_SUBSCRIPTIONS",
             ApiError::Internal => "INTERNAL",
         }
     }
@@ -54,6 +63,10 @@ impl ApiError {
             ApiError::Forbidden => "not allowed for this viewer".to_owned(),
             ApiError::Conflict(why) => format!("conflict: {why}"),
             ApiError::TooLarge(why) => format!("too large: {why}"),
+            ApiError::CursorExpired(why) | ApiError::SlowSubscriber(why) => why.clone(),
+            ApiError::TooManySubscriptions(max) => {
+                format!("this connection already runs {max} subscriptions, the most allowed; complete one first")
+            }
             ApiError::Internal => "internal error".to_owned(),
         }
     }

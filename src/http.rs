@@ -1,5 +1,5 @@
-//! The axum router: POST /graphql, GET /graphql (GraphiQL, or a query by GET), embedded GraphiQL
-//! assets, /healthz and /readyz.
+//! The axum router: POST /graphql, GET /graphql (GraphiQL, a query by GET, or a WebSocket for
+//! subscriptions), embedded GraphiQL assets, /healthz and /readyz.
 
 use std::collections::HashMap;
 
@@ -7,7 +7,8 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, Variables};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -89,11 +90,28 @@ async fn graphql_post(State(state): State<HttpState>, headers: HeaderMap, body: 
     axum::Json(response).into_response()
 }
 
-async fn graphql_get(
-    State(state): State<HttpState>,
-    headers: HeaderMap,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
+/// GET /graphql: a WebSocket upgrade (subscriptions, `ws.rs`), GraphiQL, or a query.
+async fn graphql_get(State(state): State<HttpState>, request: axum::extract::Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let wants_websocket = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if wants_websocket {
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(ws) => crate::ws::upgrade(state.app.clone(), state.schema.clone(), ws, &parts.headers),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    let params = match Query::<HashMap<String, String>>::try_from_uri(&parts.uri) {
+        Ok(Query(params)) => params,
+        Err(rejection) => return rejection.into_response(),
+    };
+    graphql_query_get(state, parts.headers, params).await
+}
+
+async fn graphql_query_get(state: HttpState, headers: HeaderMap, params: HashMap<String, String>) -> Response {
     let Some(query) = params.get("query") else {
         return Html(GRAPHIQL_HTML).into_response();
     };

@@ -12,7 +12,9 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod live;
 pub mod store;
+pub mod ws;
 
 use std::net::SocketAddr;
 
@@ -64,7 +66,17 @@ impl Server {
             .config
             .retention_interval_secs
             .map(|secs| tokio::spawn(cli::sweep_every(self.state.clone(), secs)));
-        let served = axum::serve(self.listener, http::router(self.state)).with_graceful_shutdown(shutdown).await;
+        let live = self.state.live.clone();
+        let stop = {
+            let live = live.clone();
+            async move {
+                shutdown.await;
+                // WebSockets are detached from the HTTP server: tell them to close as it stops.
+                live.begin_shutdown();
+            }
+        };
+        let served = axum::serve(self.listener, http::router(self.state)).with_graceful_shutdown(stop).await;
+        live.shut_down(std::time::Duration::from_secs(5)).await;
         if let Some(task) = sweeper {
             task.abort();
         }

@@ -2,6 +2,8 @@
 //! change shape without the schema changing.
 
 pub mod access_log;
+pub mod activity;
+pub mod activity_head;
 pub mod attempt;
 pub mod badge;
 pub mod chat_message;

@@ -9,6 +9,7 @@ mod m20261125_000004_details;
 mod m20261125_000005_wellbeing;
 mod m20261125_000006_profiling;
 mod m20261125_000007_access_log;
+mod m20261125_000008_activity;
 mod util;
 
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_wellbeing::Migration),
             Box::new(m20261125_000006_profiling::Migration),
             Box::new(m20261125_000007_access_log::Migration),
+            Box::new(m20261125_000008_activity::Migration),
         ]
     }
 }

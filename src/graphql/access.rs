@@ -249,8 +249,9 @@ pub fn parts<'a>(ctx: &Context<'a>) -> ApiResult<(&'a AppState, &'a Viewer)> {
 pub async fn write_learner(ctx: &Context<'_>, field: &str, id: &ID) -> ApiResult<(WriteTxn, LearnerScope)> {
     let (state, viewer) = parts(ctx)?;
     let uuid = ids::decode(field, id, Kind::Learner)?;
-    let txn = state.begin_write().await?;
+    let mut txn = state.begin_write().await?;
     let scope = learner(&*txn, viewer, uuid).await?;
+    txn.touches(scope.id());
     Ok((txn, scope))
 }
 
@@ -258,8 +259,11 @@ pub async fn write_learner(ctx: &Context<'_>, field: &str, id: &ID) -> ApiResult
 /// names a learner that does not exist (repeated erasure).
 pub async fn write_learner_if_exists(ctx: &Context<'_>, id: Uuid) -> ApiResult<(WriteTxn, Option<LearnerScope>)> {
     let (state, viewer) = parts(ctx)?;
-    let txn = state.begin_write().await?;
+    let mut txn = state.begin_write().await?;
     let scope = optional(learner(&*txn, viewer, id).await)?;
+    if let Some(s) = &scope {
+        txn.touches(s.id());
+    }
     Ok((txn, scope))
 }
 
@@ -276,8 +280,9 @@ where
 {
     let (state, viewer) = parts(ctx)?;
     let uuid = ids::decode(field, id, kind)?;
-    let txn = state.begin_write().await?;
+    let mut txn = state.begin_write().await?;
     let (row, scope) = owned_uuid::<E, _>(&*txn, viewer, uuid).await?;
+    txn.touches(scope.id());
     Ok((txn, scope, row))
 }
 

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use entity::activity::ActivityKind;
 use entity::{chat_message, conversation_state, mentor_selection, session};
 use sea_orm::{ColumnTrait, QueryFilter};
 
@@ -391,10 +392,13 @@ impl CompanionMutation {
         let session_id = input.session_id.as_ref().map(|s| ids::decode("sessionId", s, Kind::Session)).transpose()?;
         let key = opt_key("idempotencyKey", input.idempotency_key)?;
         let now = parts(ctx)?.0.clock.now();
-        let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
+        let (mut txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
         let (session, messages) =
             match store::companion::post_messages(&txn, &scope, session_id, messages, key, now).await? {
                 Stored::New(posted) => {
+                    for m in &posted.1 {
+                        txn.activity(scope.id(), ActivityKind::ChatMessage, Some(m.id));
+                    }
                     txn.commit().await?;
                     posted
                 }

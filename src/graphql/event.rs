@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use entity::activity::ActivityKind;
 use entity::event;
 use sea_orm::ColumnTrait;
 
@@ -139,9 +140,10 @@ impl EventMutation {
             state.config.max_json_bytes,
             now,
         )?;
-        let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
+        let (mut txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
         let stored = match store::event::log(&txn, &scope, new, state.config.event_retention_days, now).await? {
             Stored::New(e) => {
+                txn.activity(scope.id(), ActivityKind::Event, Some(e.id));
                 txn.commit().await?;
                 e
             }

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use entity::activity::ActivityKind;
 use entity::{goal, goal_profile_version};
 use sea_orm::{ColumnTrait, Order, QueryFilter, QueryOrder, QuerySelect};
 
@@ -222,8 +223,9 @@ impl GoalMutation {
             state.config.max_json_bytes,
         )?;
         let now = state.clock.now();
-        let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
+        let (mut txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
         let created = store::goal::create(&txn, &scope, new, now).await?;
+        txn.activity(scope.id(), ActivityKind::Goal, Some(created.id));
         txn.commit().await?;
         Ok(GoalPayload { goal: Goal::new(scope, created) })
     }
@@ -237,8 +239,9 @@ impl GoalMutation {
     ) -> ApiResult<GoalPayload> {
         let title = input.title.map(|t| validate::key("title", &t, validate::MAX_NAME_CHARS)).transpose()?;
         let now = parts(ctx)?.0.clock.now();
-        let (txn, scope, current) = access::write_owned::<goal::Entity>(ctx, "id", &input.id, Kind::Goal).await?;
+        let (mut txn, scope, current) = access::write_owned::<goal::Entity>(ctx, "id", &input.id, Kind::Goal).await?;
         let updated = store::goal::update(&txn, current, title, input.status.map(Into::into), now).await?;
+        txn.activity(scope.id(), ActivityKind::Goal, Some(updated.id));
         txn.commit().await?;
         Ok(GoalPayload { goal: Goal::new(scope, updated) })
     }
@@ -255,9 +258,10 @@ impl GoalMutation {
         let Json(profile) = input.profile;
         validate::json_size("profile", &profile, state.config.max_json_bytes)?;
         let now = state.clock.now();
-        let (txn, scope, current) =
+        let (mut txn, scope, current) =
             access::write_owned::<goal::Entity>(ctx, "goalId", &input.goal_id, Kind::Goal).await?;
         let updated = store::goal::set_profile(&txn, current, profile, input.expected_version, now).await?;
+        txn.activity(scope.id(), ActivityKind::Goal, Some(updated.id));
         txn.commit().await?;
         Ok(GoalPayload { goal: Goal::new(scope, updated) })
     }

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use entity::activity::ActivityKind;
 use entity::{journal_entry, journal_follow_up, journal_mood_tag};
 use sea_orm::ColumnTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -330,9 +331,10 @@ impl JournalMutation {
                 .transpose()?,
         };
         let now = parts(ctx)?.0.clock.now();
-        let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
+        let (mut txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
         let entry = match store::journal::create(&txn, &scope, new, now).await? {
             Stored::New(e) => {
+                txn.activity(scope.id(), ActivityKind::JournalEntry, Some(e.id));
                 txn.commit().await?;
                 e
             }

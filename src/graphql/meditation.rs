@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use entity::activity::ActivityKind;
 use entity::{journal_entry, meditation_reflection, session};
 
 use super::access::{self, LearnerScope, parts};
@@ -193,8 +194,12 @@ impl MeditationMutation {
             save_to_journal: input.save_to_journal.unwrap_or(false),
         };
         let now = parts(ctx)?.0.clock.now();
-        let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
+        let (mut txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
         let done = store::companion::reflect(&txn, &scope, new, now).await?;
+        if let Some(entry) = &done.journal_entry {
+            txn.activity(scope.id(), ActivityKind::JournalEntry, Some(entry.id));
+        }
+        txn.activity(scope.id(), ActivityKind::MeditationReflection, Some(done.reflection.id));
         txn.commit().await?;
         Ok(RecordMeditationReflectionPayload {
             reflection: MeditationReflection::new(scope.clone(), done.reflection),

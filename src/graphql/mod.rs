@@ -12,6 +12,7 @@ pub mod goal;
 pub mod ids;
 pub mod journal;
 pub mod learner;
+pub mod live;
 pub mod loaders;
 pub mod meditation;
 pub mod node;
@@ -23,7 +24,7 @@ pub mod session;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{Auth, Viewer};
@@ -46,6 +47,8 @@ pub struct AppState {
     pub vectors: Arc<crate::store::vectors::VectorCache>,
     /// The profiling question banks and skill map.
     pub profiling: Arc<crate::store::profiling::Catalog>,
+    /// This replica's fan-out of committed activities to live subscribers.
+    pub live: crate::live::Live,
 }
 
 impl AppState {
@@ -58,7 +61,10 @@ impl AppState {
         let auth = Auth::new(config.jwt_secret.as_ref().map(crate::config::Secret::expose));
         let vectors =
             Arc::new(crate::store::vectors::VectorCache::new(config.embedding_cache_mb.saturating_mul(1 << 20)));
+        let live =
+            crate::live::Live::new(db.clone(), &config.database_url, config.live_buffer, config.max_ws_connections);
         AppState {
+            live,
             db,
             config: Arc::new(config),
             clock,
@@ -73,7 +79,7 @@ impl AppState {
     /// A write transaction (IMMEDIATE on SQLite, holding this process's turn). Resolvers open
     /// writes through `access`, which checks scope in the same call.
     pub(crate) async fn begin_write(&self) -> Result<crate::db::WriteTxn, sea_orm::DbErr> {
-        crate::db::begin_write(&self.db, &self.write_gate).await
+        Ok(crate::db::begin_write(&self.db, &self.write_gate).await?.with_live(self.live.clone(), self.clock.now()))
     }
 }
 
@@ -98,11 +104,11 @@ pub struct Mutation(
     profiling::ProfilingMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, live::Subscription>;
 
 pub fn build_schema(state: AppState) -> AppSchema {
     let config = state.config.clone();
-    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
+    let builder = Schema::build(Query::default(), Mutation::default(), live::Subscription);
     let mut builder = loaders::register(builder, &state.db, &state.profiling)
         .data(state.clone())
         .limit_depth(config.max_depth)
@@ -130,7 +136,7 @@ pub async fn execute(
 
 /// The SDL clients generate code from (also `learngraph schema` and `tests/schema.graphql`).
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), live::Subscription).finish().sdl()
 }
 
 pub fn state<'a>(ctx: &Context<'a>) -> ApiResult<&'a AppState> {

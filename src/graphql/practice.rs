@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use entity::activity::ActivityKind;
 use entity::{attempt, exercise_stat, practice_day};
 use sea_orm::prelude::Uuid;
 use sea_orm::{ColumnTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -429,10 +430,14 @@ impl PracticeMutation {
         let state = parts(ctx)?.0;
         let now = state.clock.now();
         let (learner_id, new) = input.parse(state.config.max_json_bytes, now)?;
-        let (txn, scope) = access::write_learner(ctx, "learnerId", &learner_id).await?;
+        let (mut txn, scope) = access::write_learner(ctx, "learnerId", &learner_id).await?;
         let recorded = store::practice::record_attempt(&txn, &scope, new, now).await?;
         let attempt = match recorded.attempt {
             Stored::New(a) => {
+                txn.activity(scope.id(), ActivityKind::Attempt, Some(a.id));
+                if recorded.new_day {
+                    txn.activity(scope.id(), ActivityKind::Streak, None);
+                }
                 txn.commit().await?;
                 a
             }
@@ -451,8 +456,9 @@ impl PracticeMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The learner whose practice progress to reset.")] input: ResetProgressInput,
     ) -> ApiResult<ResetProgressPayload> {
-        let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
+        let (mut txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
         let counts = store::practice::reset(&txn, scope.id()).await?;
+        txn.activity(scope.id(), ActivityKind::ProgressReset, None);
         txn.commit().await?;
         tracing::info!(learner_id = %scope.id(), attempts = counts.attempts, "progress reset");
         Ok(ResetProgressPayload {

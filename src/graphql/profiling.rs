@@ -3,6 +3,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Json, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use entity::activity::ActivityKind;
 use entity::{
     portfolio_item, profiling_outcome, profiling_question_bank, profiling_response, profiling_session, recipe,
 };
@@ -839,14 +840,17 @@ impl ProfilingMutation {
     ) -> ApiResult<CompleteProfilingSessionPayload> {
         let state = parts(ctx)?.0;
         let now = state.clock.now();
-        let (txn, scope, session) = access::write_owned::<profiling_session::Entity>(
+        let (mut txn, scope, session) = access::write_owned::<profiling_session::Entity>(
             ctx,
             "sessionId",
             &input.session_id,
             Kind::ProfilingSession,
         )
         .await?;
-        let row = store::profiling::complete(&txn, &scope, &state.profiling, session, now).await?;
+        let (row, completed_now) = store::profiling::complete(&txn, &scope, &state.profiling, session, now).await?;
+        if completed_now {
+            txn.activity(scope.id(), ActivityKind::ProfilingCompleted, Some(row.id));
+        }
         txn.commit().await?;
         Ok(CompleteProfilingSessionPayload {
             session: ProfilingSession::new(scope.clone(), row),

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use entity::activity::ActivityKind;
 use entity::session;
 use sea_orm::ColumnTrait;
 
@@ -186,8 +187,9 @@ impl SessionMutation {
     ) -> ApiResult<SessionPayload> {
         let now = parts(ctx)?.0.clock.now();
         let started_at = validate::occurred_at_field("startedAt", input.started_at, now)?;
-        let (txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
+        let (mut txn, scope) = access::write_learner(ctx, "learnerId", &input.learner_id).await?;
         let created = store::session::start(&txn, &scope, input.kind.into(), started_at, now).await?;
+        txn.activity(scope.id(), ActivityKind::SessionStarted, Some(created.id));
         txn.commit().await?;
         Ok(SessionPayload { session: Session::new(scope, created) })
     }
@@ -201,9 +203,13 @@ impl SessionMutation {
     ) -> ApiResult<SessionPayload> {
         let now = parts(ctx)?.0.clock.now();
         let ended_at = validate::occurred_at_field("endedAt", input.ended_at, now)?;
-        let (txn, scope, current) =
+        let (mut txn, scope, current) =
             access::write_owned::<session::Entity>(ctx, "sessionId", &input.session_id, Kind::Session).await?;
+        let was_open = current.ended_at.is_none();
         let ended = store::session::end(&txn, current, ended_at).await?;
+        if was_open {
+            txn.activity(scope.id(), ActivityKind::SessionEnded, Some(ended.id));
+        }
         txn.commit().await?;
         Ok(SessionPayload { session: Session::new(scope, ended) })
     }

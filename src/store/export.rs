@@ -124,6 +124,8 @@ tables! {
     "profiling_outcomes" => profiling_outcome,
     "profiling_responses" => profiling_response,
     "profiling_answer_keys" => profiling_answer_key,
+    "activity_heads" => activity_head,
+    "activities" => activity,
     "access_log" => access_log,
 }
 

@@ -1,6 +1,7 @@
 //! Multi-step writes as plain async functions over an open transaction. The resolver opens the
 //! transaction, calls these, and commits.
 
+pub mod activity;
 pub mod audit;
 pub mod companion;
 pub mod details;

@@ -94,6 +94,8 @@ impl NewAttempt {
 pub struct Recorded {
     pub attempt: Stored<attempt::Model>,
     pub summary: StreakSummary,
+    /// The attempt was the learner's first on its local day (the streak may have moved).
+    pub new_day: bool,
 }
 
 /// Records one attempt with every counter it moves: the learner's totals (first, taking the
@@ -142,19 +144,20 @@ pub async fn record_attempt(
         replayed @ Stored::Replayed(_) => {
             // The summary read under the lock includes this call's count of nothing new: the
             // streak is unchanged by a replay.
-            return Ok(Recorded { attempt: replayed, summary: stored_summary });
+            return Ok(Recorded { attempt: replayed, summary: stored_summary, new_day: false });
         }
     };
     if let Some(s) = stored.session_id {
         count_in_session(txn, s, stored.is_correct).await?;
     }
     count_exercise(txn, &stored).await?;
-    let summary = if count_day(txn, learner.id(), stored.local_date, stored.is_correct).await? {
+    let new_day = count_day(txn, learner.id(), stored.local_date, stored.is_correct).await?;
+    let summary = if new_day {
         add_practice_day(txn, learner.id(), stored_summary, stored.local_date).await?
     } else {
         stored_summary
     };
-    Ok(Recorded { attempt: Stored::New(stored), summary })
+    Ok(Recorded { attempt: Stored::New(stored), summary, new_day })
 }
 
 /// Adds one attempt to the learner's totals, creating the progress row on first use, and returns

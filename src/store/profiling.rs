@@ -329,18 +329,19 @@ pub fn outcome_weak(o: &profiling_outcome::Model) -> ApiResult<Vec<rules::Module
 }
 
 /// Completes a session: telemetry, the outcome on the learner and the Value Statement, in the
-/// caller's transaction. A completed session is returned as it is (nothing is written).
+/// caller's transaction, and whether this call completed it: a completed session is returned as
+/// it is (nothing is written).
 pub async fn complete(
     txn: &DatabaseTransaction,
     learner: &LearnerScope,
     catalog: &Catalog,
     session: profiling_session::Model,
     now: DateTime<Utc>,
-) -> ApiResult<profiling_session::Model> {
+) -> ApiResult<(profiling_session::Model, bool)> {
     super::companion::lock_learner(txn, learner).await?;
     let session = locked_session(txn, learner, session, LockType::Update).await?;
     if session.status == ProfilingStatus::Completed {
-        return Ok(session);
+        return Ok((session, false));
     }
     let bank = catalog.bank(txn, session.bank_version).await?;
     let answers: Vec<Answer> = responses(txn, session.id)
@@ -429,7 +430,7 @@ pub async fn complete(
             .await?;
         }
     }
-    Ok(session)
+    Ok((session, true))
 }
 
 /// The title of the item profiling writes.

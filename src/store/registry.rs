@@ -33,6 +33,8 @@ const fn direct(name: &'static str) -> LearnerTable {
 /// deletes in). The `learners` row itself goes last.
 pub const LEARNER_TABLES: &[LearnerTable] = &[
     direct("access_log"),
+    direct("activities"),
+    direct("activity_heads"),
     direct("profiling_answer_keys"),
     direct("profiling_responses"),
     direct("profiling_outcomes"),

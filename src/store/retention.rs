@@ -37,6 +37,7 @@ pub struct Policy {
     pub chat_message_days: Option<u32>,
     pub conversation_state_days: Option<u32>,
     pub practice_days: Option<u32>,
+    pub activity_days: Option<u32>,
     /// Most rows deleted in one transaction.
     pub batch: u64,
 }
@@ -49,6 +50,7 @@ impl Policy {
             chat_message_days: c.chat_retention_days,
             conversation_state_days: c.conversation_state_retention_days,
             practice_days: c.practice_retention_days,
+            activity_days: c.activity_retention_days,
             batch: Ord::max(c.retention_batch_rows, 1),
         }
     }
@@ -59,6 +61,7 @@ impl Policy {
             && self.chat_message_days.is_none()
             && self.conversation_state_days.is_none()
             && self.practice_days.is_none()
+            && self.activity_days.is_none()
     }
 }
 
@@ -212,6 +215,10 @@ fn rules(policy: &Policy, now: DateTime<Utc>) -> Vec<Rule> {
             when,
             counted: false,
         });
+    }
+    if let Some(days) = policy.activity_days {
+        let when = Condition::all().add(col("occurred_at").lt(cutoff(now, days)));
+        rules.push(Rule { rule: "activity feed", table: "activities", key: "id", when, counted: false });
     }
     rules
 }

@@ -116,11 +116,12 @@ fn a_broken_question_bank_stops_the_server_with_every_problem() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-#[tokio::test]
-async fn serve_migrates_logs_its_address_and_answers() {
-    let (dir, url) = temp_db();
+/// Starts `learngraph serve` on a free port of 127.0.0.1 against `database_url`; returns the
+/// process, its address, and the log lines up to the one that names it.
+#[allow(clippy::zombie_processes)] // the caller kills and waits for it
+pub fn serve(database_url: &str) -> (std::process::Child, String, Vec<String>) {
     let mut child = bin()
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
@@ -132,14 +133,22 @@ async fn serve_migrates_logs_its_address_and_answers() {
         }
     });
     let mut logs = vec![];
-    let addr = loop {
-        let line = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("a log line before the timeout");
+    loop {
+        let line = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("a log line before the timeout");
         logs.push(line.clone());
         if line.contains("listening") {
-            assert!(line.contains("database=sqlite://"), "the log names the database: {line}");
-            break line.split("address=").nth(1).and_then(|s| s.split_whitespace().next()).expect("address").to_owned();
+            let addr = line.split("address=").nth(1).and_then(|s| s.split_whitespace().next()).expect("address");
+            return (child, addr.to_owned(), logs);
         }
-    };
+    }
+}
+
+#[tokio::test]
+async fn serve_migrates_logs_its_address_and_answers() {
+    let (dir, url) = temp_db();
+    let (mut child, addr, logs) = serve(&url);
+    let listening = logs.last().expect("the listening line");
+    assert!(listening.contains("database=sqlite://"), "the log names the database: {listening}");
     assert!(logs.iter().any(|l| l.contains("open development mode")), "{logs:#?}");
     let res = crate::common::http_client().get(format!("http://{addr}/readyz")).send().await.expect("get");
     assert_eq!(res.status(), 200);

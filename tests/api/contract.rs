@@ -16,6 +16,7 @@ crate::on_each_backend!(
     profiling_operations_run_as_clients_send_them,
     the_full_learner_view_runs_in_one_request,
     protection_operations_run_as_clients_send_them,
+    live_operations_run_over_a_websocket,
 );
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contract");
@@ -481,4 +482,50 @@ async fn protection_operations_run_as_clients_send_them(b: Backend) {
     assert_eq!(records[0]["actor"], "ms-lee");
     assert_eq!(records[0]["action"], "ERASE");
     assert_eq!(records[0]["operationName"], "deleteLearner");
+}
+
+async fn live_operations_run_over_a_websocket(b: Backend) {
+    use crate::live::Ws;
+    let app = TestApp::spawn(b).await;
+    let doc = contract("live.graphql");
+    let id = app.learner("kid_live").await;
+    let mut ws = Ws::ready(app.addr, None).await;
+    let send = |name: &str, variables: Value| {
+        json!({ "type": "subscribe", "id": name, "payload": {
+            "query": operation(&doc, name), "operationName": name, "variables": variables } })
+    };
+    ws.send(send("LearnerActivity", json!({ "learnerId": id }))).await;
+    // A subscription starts when the server has registered it: wait for one delivered event.
+    let mut delivered = None;
+    for i in 0..50 {
+        crate::fixtures::event(&app, &id, &format!("probe-{i}"), None).await;
+        let m = tokio::time::timeout(std::time::Duration::from_millis(200), ws.json()).await;
+        if let Ok(m) = m {
+            delivered = Some(m);
+            break;
+        }
+    }
+    let first = delivered.expect("an event delivered");
+    assert_eq!(first["payload"]["data"]["learnerActivity"]["kind"], "EVENT", "{first}");
+    crate::fixtures::attempt(&app, &id, "add-1", None, None).await;
+    let mut attempt = ws.activity("LearnerActivity").await;
+    while attempt["kind"] == "EVENT" {
+        attempt = ws.activity("LearnerActivity").await; // a late probe
+    }
+    assert_eq!(attempt["kind"], "ATTEMPT");
+    assert_eq!(attempt["attempt"]["exerciseId"], "add-1");
+    let streak = ws.activity("LearnerActivity").await;
+    assert_eq!(streak["streak"], json!({ "current": 1, "longest": 1 }));
+
+    // Resume from the start: the probe event(s), then the attempt and its streak, in order.
+    let start = learngraph::graphql::live::cursor(0);
+    ws.send(send("ResumeLearnerActivity", json!({ "learnerId": id, "after": start, "kinds": ["ATTEMPT", "STREAK"] })))
+        .await;
+    let replayed = ws.activity("ResumeLearnerActivity").await;
+    assert_eq!(replayed["attempt"]["exerciseId"], "add-1");
+    let next = ws.activity("ResumeLearnerActivity").await;
+    assert_eq!(
+        (next["kind"].as_str(), next["sequence"].as_i64()),
+        (Some("STREAK"), Some(replayed["sequence"].as_i64().unwrap_or(0) + 1))
+    );
 }

@@ -5,7 +5,7 @@ mod common;
 
 mod auth;
 mod bounds;
-mod cli;
+pub mod cli;
 mod contract;
 mod details;
 mod errors;
@@ -14,6 +14,7 @@ mod fixtures;
 mod goals;
 mod http;
 mod learners;
+pub mod live;
 mod meta;
 mod profiling;
 mod progress;

@@ -248,6 +248,7 @@ fn policy() -> Policy {
         chat_message_days: Some(30),
         conversation_state_days: Some(30),
         practice_days: Some(30),
+        activity_days: None,
         batch: 2,
     }
 }
@@ -299,6 +300,7 @@ async fn retention_dry_run_counts_exactly_and_the_run_deletes_exactly_that(b: Ba
     };
     assert_eq!(line(&dry, "inactive learners", "learners"), Some((1, 1)));
     assert_eq!(line(&dry, "inactive learners", "events"), Some((1, 1)));
+    assert_eq!(line(&dry, "inactive learners", "activities"), Some((1, 1)), "the event's activity");
     assert_eq!(line(&dry, "practice", "attempts"), Some((4, 1)));
     assert_eq!(line(&dry, "practice", "sessions"), Some((1, 1)));
     assert_eq!(line(&dry, "events", "events"), Some((1, 1)));
@@ -306,7 +308,7 @@ async fn retention_dry_run_counts_exactly_and_the_run_deletes_exactly_that(b: Ba
     assert_eq!(line(&dry, "chat messages", "chat_posts"), Some((1, 1)));
     assert_eq!(line(&dry, "conversation states", "conversation_states"), Some((1, 1)));
     let printed = dry.to_string();
-    assert!(printed.contains("would delete 12 rows (dry run: nothing changed)"), "{printed}");
+    assert!(printed.contains("would delete 14 rows (dry run: nothing changed)"), "{printed}");
 
     let run = retention::sweep(&app.state.db, &app.state.write_gate, &policy(), now, false).await.expect("run");
     assert_eq!(run.lines, dry.lines, "the run deletes exactly what the dry run counted");
