@@ -150,8 +150,12 @@ impl TestApp {
     /// A second replica on the same database (its own pool, loaders and caches), as production
     /// runs several; returns its schema.
     pub async fn replica(&self) -> AppSchema {
-        let state = build_state(self.config.clone(), self.clock.clone()).await.expect("replica state");
-        build_schema(state)
+        build_schema(self.replica_state().await)
+    }
+
+    /// The state of a second replica on the same database (its own pool and hub).
+    pub async fn replica_state(&self) -> AppState {
+        build_state(self.config.clone(), self.clock.clone()).await.expect("replica state")
     }
 
     /// Executes one named operation of a document as `viewer`; returns the whole response.

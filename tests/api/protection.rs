@@ -374,7 +374,6 @@ async fn retention_dry_run_counts_exactly_and_the_run_deletes_exactly_that(b: Ba
 async fn scheduled_retention_runs_beside_live_writes(b: Backend) {
     let app = TestApp::spawn_with(b, Clock::System, |c| {
         c.practice_retention_days = Some(30);
-        c.retention_interval_secs = Some(1);
         c.retention_batch_rows = 3;
     })
     .await;
@@ -392,6 +391,9 @@ async fn scheduled_retention_runs_beside_live_writes(b: Backend) {
         learners.push(l);
     }
     assert_eq!(app.count_rows("attempts", None).await, 40);
+    // The sweep a replica schedules (what `Server::run` spawns), started once the data is in: a
+    // loaded machine may take longer than one interval to seed.
+    let sweeper = tokio::spawn(learngraph::cli::sweep_every(app.replica_state().await, 1));
     let old_left = || async {
         use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
         entity::attempt::Entity::find()
@@ -415,6 +417,7 @@ async fn scheduled_retention_runs_beside_live_writes(b: Backend) {
         assert!(std::time::Instant::now() < deadline, "the scheduled sweep did not run within 20 s");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    sweeper.abort();
     for l in &learners {
         let stored = app.count_rows("attempts", Some(uuid_of(l))).await;
         let data = app
