@@ -20,6 +20,7 @@ pub mod page;
 pub mod practice;
 pub mod profiling;
 pub mod scalars;
+pub mod selection;
 pub mod session;
 
 use std::sync::Arc;
@@ -114,6 +115,7 @@ pub fn build_schema(state: AppState) -> AppSchema {
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .extension(errors::ErrorCodes)
+        .extension(selection::SelectedOperation)
         .extension(audit::AccessLogging);
     // With auth on, "Did you mean …" would describe the schema to anyone probing it.
     if !state.auth.is_open() {

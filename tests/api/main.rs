@@ -6,6 +6,7 @@ mod common;
 mod auth;
 mod bounds;
 pub mod cli;
+mod conformance;
 mod contract;
 mod details;
 mod errors;

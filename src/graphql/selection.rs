@@ -1,0 +1,182 @@
+//! The selected operation, as the GraphQL spec describes it:
+//!
+//! - a document of several operations (GraphiQL tabs, a `.graphql` file) is validated, limited and
+//!   costed for the operation the request selects only, with the fragments it uses: another
+//!   operation's missing variables or cost do not fail it;
+//! - response maps keep the order in which the query selected their fields (with aliases and
+//!   fragments). async-graphql builds `Learner` from several merged objects and emits their fields
+//!   object by object; snapshot-based client tests rely on the query's order.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Name, Request, Response, ServerResult, Value, Variables};
+
+pub struct SelectedOperation;
+
+impl ExtensionFactory for SelectedOperation {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Selected::default())
+    }
+}
+
+#[derive(Default)]
+struct Selected {
+    /// The request's `operationName`.
+    name: Mutex<Option<String>>,
+    /// The document as executed (the selected operation and its fragments).
+    document: Mutex<Option<Arc<ExecutableDocument>>>,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Selected {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        if let Ok(mut name) = self.name.lock() {
+            name.clone_from(&request.operation_name);
+        }
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let mut document = next.run(ctx, query, variables).await?;
+        let name = self.name.lock().ok().and_then(|n| n.clone());
+        if let (Some(name), DocumentOperations::Multiple(operations)) = (name, &mut document.operations)
+            && operations.contains_key(name.as_str())
+        {
+            operations.retain(|n, _| n.as_str() == name);
+            let used = used_fragments(&document);
+            document.fragments.retain(|n, _| used.contains(n));
+        }
+        if let Ok(mut slot) = self.document.lock() {
+            *slot = Some(Arc::new(document.clone()));
+        }
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        let document = self.document.lock().ok().and_then(|d| d.clone());
+        if let Some(document) = document {
+            let operation = match &document.operations {
+                DocumentOperations::Single(op) => Some(op),
+                DocumentOperations::Multiple(ops) => match operation_name {
+                    Some(name) => ops.get(name),
+                    None => ops.values().next(),
+                },
+            };
+            if let Some(op) = operation {
+                in_query_order(&mut response.data, &[&op.node.selection_set.node], &document);
+            }
+        }
+        response
+    }
+}
+
+/// The fragments the document's operations reach, directly or through other fragments.
+fn used_fragments(document: &ExecutableDocument) -> HashSet<Name> {
+    fn walk(set: &SelectionSet, document: &ExecutableDocument, used: &mut HashSet<Name>) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(f) => walk(&f.node.selection_set.node, document, used),
+                Selection::InlineFragment(f) => walk(&f.node.selection_set.node, document, used),
+                Selection::FragmentSpread(s) => {
+                    let name = &s.node.fragment_name.node;
+                    if used.insert(name.clone())
+                        && let Some(fragment) = document.fragments.get(name)
+                    {
+                        walk(&fragment.node.selection_set.node, document, used);
+                    }
+                }
+            }
+        }
+    }
+    let mut used = HashSet::new();
+    for (_, op) in document.operations.iter() {
+        walk(&op.node.selection_set.node, document, &mut used);
+    }
+    used
+}
+
+/// The response keys of `sets` in the order the query selects them (fragments inlined where they
+/// are spread), each with the selection sets below it.
+fn keys_in_order<'a>(
+    sets: &[&'a SelectionSet],
+    document: &'a ExecutableDocument,
+    out: &mut Vec<(&'a Name, Vec<&'a SelectionSet>)>,
+    seen_fragments: &mut HashSet<&'a Name>,
+) {
+    for set in sets {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(f) => {
+                    let key = f.node.alias.as_ref().map_or(&f.node.name.node, |a| &a.node);
+                    let below = &f.node.selection_set.node;
+                    match out.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, sets)) => sets.push(below),
+                        None => out.push((key, vec![below])),
+                    }
+                }
+                Selection::InlineFragment(f) => {
+                    keys_in_order(&[&f.node.selection_set.node], document, out, seen_fragments);
+                }
+                Selection::FragmentSpread(s) => {
+                    let name = &s.node.fragment_name.node;
+                    if seen_fragments.insert(name)
+                        && let Some(fragment) = document.fragments.get(name)
+                    {
+                        keys_in_order(&[&fragment.node.selection_set.node], document, out, seen_fragments);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Puts every map of `value` in the order its selection sets ask for; a map already in order is
+/// left as it is.
+fn in_query_order(value: &mut Value, sets: &[&SelectionSet], document: &ExecutableDocument) {
+    match value {
+        Value::List(items) => {
+            for item in items {
+                in_query_order(item, sets, document);
+            }
+        }
+        Value::Object(map) => {
+            let mut keys = Vec::new();
+            keys_in_order(sets, document, &mut keys, &mut HashSet::new());
+            let position = |k: &Name| keys.iter().position(|(key, _)| *key == k).unwrap_or(usize::MAX);
+            let ordered = map.keys().map(position).collect::<Vec<_>>().windows(2).all(|w| w[0] <= w[1]);
+            if !ordered {
+                map.sort_by_cached_key(|k, _| position(k));
+            }
+            for (key, below) in &keys {
+                if let Some(v) = map.get_mut(*key)
+                    && !below.iter().all(|s| s.items.is_empty())
+                {
+                    in_query_order(v, below, document);
+                }
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,69 @@
+//! The GraphQL spec as clients rely on it: response maps in the query's order, and a document of
+//! several operations validated and limited for the selected one only.
+
+use serde_json::{Value, json};
+
+use crate::common::{Backend, TestApp, http_client};
+
+crate::on_each_backend!(
+    response_maps_keep_the_query_order,
+    only_the_selected_operation_is_validated_and_limited,
+);
+
+/// POSTs and returns the raw body text (a JSON `Value` would not keep the order).
+async fn raw(app: &TestApp, body: Value) -> String {
+    let res = http_client().post(app.url("/graphql")).json(&body).send().await.expect("post");
+    assert_eq!(res.status(), 200);
+    res.text().await.expect("body")
+}
+
+/// The keys of the first object of `text` found after `after`, in order, one level deep.
+fn order(text: &str, keys: &[&str]) -> Vec<usize> {
+    keys.iter()
+        .map(|k| text.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("no key {k} in {text}")))
+        .collect()
+}
+
+fn increasing(positions: &[usize]) -> bool {
+    positions.windows(2).all(|w| w[0] < w[1])
+}
+
+async fn response_maps_keep_the_query_order(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let l = app.learner("ordered").await;
+    crate::fixtures::attempt(&app, &l, "e1", None, None).await;
+    // Fields from different parts of the learner type, in an order unlike the type's.
+    let text = raw(
+        &app,
+        json!({ "query": "query($l: ID!) { learner(id: $l) { streak { longest current } externalId progress { totalAttempts } displayName } }", "variables": { "l": l } }),
+    )
+    .await;
+    assert!(increasing(&order(&text, &["streak", "longest", "current", "externalId", "progress", "displayName"])), "{text}");
+    // Aliases, a fragment spread and an inline fragment, in the middle.
+    let text = raw(
+        &app,
+        json!({ "query": "query($l: ID!) { learner(id: $l) { z: externalId ...Goals ... on Learner { y: streak { current } } a: id } } fragment Goals on Learner { goals { id } attempts(first: 1) { nodes { isCorrect exerciseId } } }", "variables": { "l": l } }),
+    )
+    .await;
+    assert!(increasing(&order(&text, &["z", "goals", "attempts", "isCorrect", "exerciseId", "y", "a"])), "{text}");
+}
+
+async fn only_the_selected_operation_is_validated_and_limited(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let document = "query A { __typename } query B($n: Int!) { learners(first: $n) { nodes { ...L } } } fragment L on Learner { id }";
+    let (status, body) = app.post(None, json!({ "query": document, "operationName": "A" })).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({ "data": { "__typename": "Query" } }), "the other operation's variable is its own");
+    let (_, body) = app.post(None, json!({ "query": document, "operationName": "B", "variables": { "n": 2 } })).await;
+    assert_eq!(body["data"]["learners"]["nodes"], json!([]), "{body}");
+    // B without its variable still fails, with the variable named.
+    let (_, body) = app.post(None, json!({ "query": document, "operationName": "B" })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    // A too-costly operation next to the selected one does not count against it.
+    let costly = "query A { __typename } query B { learners(first: 100) { nodes { attempts(first: 100) { nodes { id } } } } }";
+    let (_, body) = app.post(None, json!({ "query": costly, "operationName": "A" })).await;
+    assert_eq!(body, json!({ "data": { "__typename": "Query" } }));
+    // A document that is invalid anywhere is still invalid (the selected operation's fragments).
+    let (_, body) = app.post(None, json!({ "query": "query A { ...F } fragment F on Query { nope }", "operationName": "A" })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
+}
