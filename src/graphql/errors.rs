@@ -53,6 +53,17 @@ fn missing_variable(message: &str) -> Option<&str> {
     message.strip_prefix("Variable ")?.strip_suffix(" is not defined.")
 }
 
+/// The parser's message is a multi-line drawing (` --> 1:25`, the line, a caret, `= expected …`);
+/// clients show `message` to people, so it becomes one line, and `locations` keeps the position.
+fn one_line_parse_error(message: &str, at: Option<(usize, usize)>) -> String {
+    let expected = message.lines().map(str::trim).find_map(|l| l.strip_prefix("= "));
+    let what = expected.or_else(|| message.lines().map(str::trim).find(|l| !l.is_empty())).unwrap_or("invalid syntax");
+    match at {
+        Some((line, column)) => format!("syntax error at line {line}, column {column}: {what}"),
+        None => format!("syntax error: {what}"),
+    }
+}
+
 /// An input value that does not fit its type.
 fn is_coercion(message: &str) -> bool {
     CLIENT_ERRORS.iter().any(|(start, code)| *code == "BAD_USER_INPUT" && message.starts_with(start))
@@ -90,7 +101,10 @@ impl Extension for ErrorCodes {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|e| with_code(e, "GRAPHQL_PARSE_FAILED"))
+        next.run(ctx, query, variables).await.map_err(|mut e| {
+            e.message = one_line_parse_error(&e.message, e.locations.first().map(|p| (p.line, p.column)));
+            with_code(e, "GRAPHQL_PARSE_FAILED")
+        })
     }
 
     async fn validation(

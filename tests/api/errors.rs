@@ -57,7 +57,12 @@ async fn request_errors_carry_their_own_codes(b: Backend) {
             "BAD_USER_INPUT",
             "",
         ),
-        ("a syntax error", json!({ "query": "{ learner(" }), "GRAPHQL_PARSE_FAILED", ""),
+        (
+            "a syntax error (one line; the position is in `locations`)",
+            json!({ "query": "{ learner(id: \"x\") { id " }),
+            "GRAPHQL_PARSE_FAILED",
+            "syntax error at line 1, column 25: expected selection_set, selection, directive, or arguments",
+        ),
         ("an unknown field", json!({ "query": "{ nope }" }), "GRAPHQL_VALIDATION_FAILED", ""),
     ];
     for (what, body, code, message) in cases {
@@ -66,6 +71,7 @@ async fn request_errors_carry_their_own_codes(b: Backend) {
         assert_eq!(first_code(&response), code, "{what}: {response:#}");
         let text = response["errors"][0]["message"].as_str().unwrap_or_default();
         assert!(text.contains(message), "{what}: {text}");
+        assert!(!text.contains('\n'), "{what}: one line: {text}");
         assert!(!text.is_empty());
     }
 }
