@@ -44,6 +44,13 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Copy the SQLite database, consistently and while the server runs, into one file
+    /// (`VACUUM INTO`). For PostgreSQL, use `pg_dump` (see the README).
+    Backup {
+        /// The file to create (it must not exist).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Mint a bearer token signed with the configured secret.
     Token {
         /// The learner's externalId (for role `learner`) or a name for staff and services.

@@ -8,8 +8,8 @@ use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -164,6 +164,30 @@ pub async fn begin_write(db: &DatabaseConnection, gate: &Arc<Semaphore>) -> Resu
         }
         _ => Ok(WriteTxn::new(db.begin().await?, None)),
     }
+}
+
+/// Moves everything from SQLite's write-ahead log into the database file and empties the log, so
+/// the `.sqlite` file alone holds the data (what a user copying it as a backup expects). A no-op
+/// on PostgreSQL. Called when the server stops.
+pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+    }
+    Ok(())
+}
+
+/// Writes a consistent copy of the SQLite database to `out` (which must not exist) while others
+/// keep reading and writing: `VACUUM INTO` reads one snapshot.
+pub async fn backup(db: &DatabaseConnection, out: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        db.get_database_backend() == DbBackend::Sqlite,
+        "`learngraph backup` copies SQLite databases; for PostgreSQL use pg_dump (see the README)"
+    );
+    anyhow::ensure!(!out.exists(), "{} exists; choose a new file", out.display());
+    let path = out.to_str().context("the backup path is not UTF-8")?;
+    let stmt = sea_orm::Statement::from_sql_and_values(DbBackend::Sqlite, "VACUUM INTO ?", [path.into()]);
+    db.execute_raw(stmt).await.with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
 }
 
 /// The URL without its password, for logs.

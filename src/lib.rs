@@ -67,6 +67,7 @@ impl Server {
             .retention_interval_secs
             .map(|secs| tokio::spawn(cli::sweep_every(self.state.clone(), secs)));
         let live = self.state.live.clone();
+        let db = self.state.db.clone();
         let stop = {
             let live = live.clone();
             async move {
@@ -77,6 +78,9 @@ impl Server {
         };
         let served = axum::serve(self.listener, http::router(self.state)).with_graceful_shutdown(stop).await;
         live.shut_down(std::time::Duration::from_secs(5)).await;
+        if let Err(e) = db::checkpoint(&db).await {
+            tracing::warn!(error = %e, "checkpointing the SQLite log at shutdown failed");
+        }
         if let Some(task) = sweeper {
             task.abort();
         }

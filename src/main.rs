@@ -88,6 +88,18 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("in {:.2} s", started.elapsed().as_secs_f64());
             Ok(())
         }
+        Command::Backup { out } => {
+            anyhow::ensure!(
+                config.database_url.starts_with("sqlite:"),
+                "`learngraph backup` copies SQLite databases; for PostgreSQL use pg_dump (see the README)"
+            );
+            let db = db::connect(&config).await?;
+            let started = std::time::Instant::now();
+            db::backup(&db, &out).await?;
+            let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            eprintln!("wrote {} ({bytes} bytes) in {:.2} s", out.display(), started.elapsed().as_secs_f64());
+            Ok(())
+        }
         Command::Token { sub, role, ttl_seconds } => {
             let auth = Auth::new(config.jwt_secret.as_ref().map(learngraph::config::Secret::expose));
             let token = auth

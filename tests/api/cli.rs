@@ -156,3 +156,77 @@ async fn serve_migrates_logs_its_address_and_answers() {
     child.wait().ok();
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Copies `path` alone (no `-wal`, no `-shm`) and counts the learners in the copy.
+async fn learners_in_copy_of(path: &std::path::Path) -> i64 {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let copy = path.with_extension("copy.sqlite");
+    std::fs::copy(path, &copy).expect("copy");
+    let db = Database::connect(format!("sqlite://{}?mode=ro", copy.display())).await.expect("open the copy");
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM learners"))
+        .await
+        .expect("count")
+        .expect("a row");
+    let n = row.try_get::<i64>("", "n").expect("n");
+    db.close().await.ok();
+    n
+}
+
+/// After SIGTERM the server exits 0 with the log folded into the database file: copying the
+/// `.sqlite` file alone is a complete backup.
+#[tokio::test]
+async fn a_stopped_server_leaves_everything_in_the_database_file() {
+    let (dir, url) = temp_db();
+    let (mut child, addr, _) = serve(&url);
+    let client = crate::common::http_client();
+    for i in 0..20 {
+        let body = serde_json::json!({ "query": format!("mutation {{ ensureLearner(input: {{ externalId: \"kid-{i}\" }}) {{ created }} }}") });
+        let res = client.post(format!("http://{addr}/graphql")).json(&body).send().await.expect("post");
+        assert_eq!(res.status(), 200);
+    }
+    let stopped = std::time::Instant::now();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    assert!(child.wait().expect("wait").success(), "exit 0 after SIGTERM");
+    assert!(
+        stopped.elapsed() < std::time::Duration::from_secs(3),
+        "an idle server stops at once: {:?}",
+        stopped.elapsed()
+    );
+    let wal = dir.join("db.sqlite-wal");
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0, "the write-ahead log was checkpointed");
+    assert_eq!(learners_in_copy_of(&dir.join("db.sqlite")).await, 20);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// `learngraph backup` copies a SQLite database while the server runs; on PostgreSQL it says
+/// what to use instead.
+#[tokio::test]
+async fn backup_copies_a_live_sqlite_database() {
+    let (dir, url) = temp_db();
+    let (mut child, addr, _) = serve(&url);
+    let client = crate::common::http_client();
+    for i in 0..5 {
+        let body = serde_json::json!({ "query": format!("mutation {{ ensureLearner(input: {{ externalId: \"b-{i}\" }}) {{ created }} }}") });
+        client.post(format!("http://{addr}/graphql")).json(&body).send().await.expect("post");
+    }
+    let out = dir.join("backup.sqlite");
+    let done =
+        bin().args(["backup", "--out", out.to_str().expect("path"), "--database-url", &url]).output().expect("run");
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert_eq!(learners_in_copy_of(&out).await, 5, "the backup is one self-contained file");
+    let again =
+        bin().args(["backup", "--out", out.to_str().expect("path"), "--database-url", &url]).output().expect("run");
+    assert!(!again.status.success(), "an existing file is not overwritten");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+    child.kill().ok();
+    child.wait().ok();
+    let pg = bin()
+        .args(["backup", "--out", "/tmp/never.sqlite", "--database-url", "postgres://postgres@127.0.0.1:5432/test"])
+        .output()
+        .expect("run");
+    assert!(!pg.status.success());
+    assert!(String::from_utf8_lossy(&pg.stderr).contains("pg_dump"), "{}", String::from_utf8_lossy(&pg.stderr));
+    std::fs::remove_dir_all(dir).ok();
+}

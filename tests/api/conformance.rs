@@ -5,10 +5,7 @@ use serde_json::{Value, json};
 
 use crate::common::{Backend, TestApp, http_client};
 
-crate::on_each_backend!(
-    response_maps_keep_the_query_order,
-    only_the_selected_operation_is_validated_and_limited,
-);
+crate::on_each_backend!(response_maps_keep_the_query_order, only_the_selected_operation_is_validated_and_limited,);
 
 /// POSTs and returns the raw body text (a JSON `Value` would not keep the order).
 async fn raw(app: &TestApp, body: Value) -> String {
@@ -19,9 +16,7 @@ async fn raw(app: &TestApp, body: Value) -> String {
 
 /// The keys of the first object of `text` found after `after`, in order, one level deep.
 fn order(text: &str, keys: &[&str]) -> Vec<usize> {
-    keys.iter()
-        .map(|k| text.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("no key {k} in {text}")))
-        .collect()
+    keys.iter().map(|k| text.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("no key {k} in {text}"))).collect()
 }
 
 fn increasing(positions: &[usize]) -> bool {
@@ -38,7 +33,10 @@ async fn response_maps_keep_the_query_order(b: Backend) {
         json!({ "query": "query($l: ID!) { learner(id: $l) { streak { longest current } externalId progress { totalAttempts } displayName } }", "variables": { "l": l } }),
     )
     .await;
-    assert!(increasing(&order(&text, &["streak", "longest", "current", "externalId", "progress", "displayName"])), "{text}");
+    assert!(
+        increasing(&order(&text, &["streak", "longest", "current", "externalId", "progress", "displayName"])),
+        "{text}"
+    );
     // Aliases, a fragment spread and an inline fragment, in the middle.
     let text = raw(
         &app,
@@ -60,10 +58,12 @@ async fn only_the_selected_operation_is_validated_and_limited(b: Backend) {
     let (_, body) = app.post(None, json!({ "query": document, "operationName": "B" })).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
     // A too-costly operation next to the selected one does not count against it.
-    let costly = "query A { __typename } query B { learners(first: 100) { nodes { attempts(first: 100) { nodes { id } } } } }";
+    let costly =
+        "query A { __typename } query B { learners(first: 100) { nodes { attempts(first: 100) { nodes { id } } } } }";
     let (_, body) = app.post(None, json!({ "query": costly, "operationName": "A" })).await;
     assert_eq!(body, json!({ "data": { "__typename": "Query" } }));
     // A document that is invalid anywhere is still invalid (the selected operation's fragments).
-    let (_, body) = app.post(None, json!({ "query": "query A { ...F } fragment F on Query { nope }", "operationName": "A" })).await;
+    let (_, body) =
+        app.post(None, json!({ "query": "query A { ...F } fragment F on Query { nope }", "operationName": "A" })).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
 }
