@@ -109,6 +109,11 @@ pub struct Config {
     #[arg(long, global = true, env = "LEARNGRAPH_ALLOW_OPEN", default_value_t = false)]
     pub allow_open: bool,
 
+    /// Origins a browser may call the API from (comma-separated, e.g.
+    /// `http://localhost:5173,https://app.example.org`; `*` for any). Unset: none.
+    #[arg(long, global = true, env = "LEARNGRAPH_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
     /// Largest accepted request body, in bytes.
     #[arg(long, global = true, env = "LEARNGRAPH_MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,

@@ -28,14 +28,35 @@ struct HttpState {
 pub fn router(app: AppState) -> Router {
     let schema = crate::graphql::build_schema(app.clone());
     let max_body = app.config.max_body_bytes;
+    let cors = cors(&app.config.cors_origins);
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/assets/{file}", get(asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(cors)
         .layer(TraceLayer::new_for_http())
         .with_state(HttpState { app, schema })
+}
+
+/// Cross-origin access for the configured origins: GET and POST with `Content-Type` and
+/// `Authorization`, preflights answered and cached for an hour. Credentials (cookies) are never
+/// allowed: the API authenticates with bearer tokens. An origin that is not listed gets no CORS
+/// headers, so the browser refuses it.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<&str> = origins.iter().map(|o| o.trim().trim_end_matches('/')).filter(|o| !o.is_empty()).collect();
+    let allow = if origins.contains(&"*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .max_age(std::time::Duration::from_secs(3600))
 }
 
 /// A GraphQL-shaped error response for requests refused before execution.

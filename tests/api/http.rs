@@ -12,6 +12,7 @@ crate::on_each_backend!(
     depth_and_complexity_limits_carry_codes,
     health_and_readiness_answer,
     graphiql_introspection_fits_the_default_limits,
+    cross_origin_requests_follow_the_configured_origins,
 );
 
 async fn graphiql_is_served_with_its_assets_from_the_binary(b: Backend) {
@@ -144,4 +145,65 @@ async fn graphiql_introspection_fits_the_default_limits(b: Backend) {
     assert!(body.get("errors").is_none(), "{:#}", body["errors"]);
     let types = body["data"]["__schema"]["types"].as_array().expect("types");
     assert!(types.iter().any(|t| t["name"] == "Learner"));
+}
+
+async fn cross_origin_requests_follow_the_configured_origins(b: Backend) {
+    let app = TestApp::spawn_with(b, Default::default(), |c| {
+        c.cors_origins = vec!["http://localhost:5173".into(), "https://app.example.org/".into()];
+    })
+    .await;
+    let client = http_client();
+    let preflight = |origin: &str| {
+        client
+            .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "content-type,authorization")
+            .send()
+    };
+    let ok = preflight("http://localhost:5173").await.expect("preflight");
+    assert_eq!(ok.status(), 200);
+    let h = ok.headers();
+    assert_eq!(h["access-control-allow-origin"], "http://localhost:5173");
+    let allowed = h["access-control-allow-headers"].to_str().expect("headers").to_ascii_lowercase();
+    assert!(allowed.contains("authorization") && allowed.contains("content-type"), "{allowed}");
+    assert!(h["access-control-allow-methods"].to_str().expect("methods").contains("POST"));
+    assert!(h.get("access-control-allow-credentials").is_none(), "no cookies: tokens only");
+    // A listed origin with a trailing slash in the setting still matches.
+    let other = preflight("https://app.example.org").await.expect("preflight");
+    assert_eq!(other.headers()["access-control-allow-origin"], "https://app.example.org");
+    // An origin not listed gets no CORS headers: the browser refuses it.
+    let refused = preflight("https://evil.example").await.expect("preflight");
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+    // The actual request carries the header too.
+    let res = client
+        .post(app.url("/graphql"))
+        .header("Origin", "http://localhost:5173")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.headers()["access-control-allow-origin"], "http://localhost:5173");
+
+    // `*` allows any origin, still without credentials.
+    let any = TestApp::spawn_with(b, Default::default(), |c| c.cors_origins = vec!["*".into()]).await;
+    let res = client
+        .request(reqwest::Method::OPTIONS, any.url("/graphql"))
+        .header("Origin", "http://anywhere.test")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    assert!(res.headers().get("access-control-allow-credentials").is_none());
+    // None configured (the default): no origin is allowed.
+    let none = TestApp::spawn(b).await;
+    let res = client
+        .request(reqwest::Method::OPTIONS, none.url("/graphql"))
+        .header("Origin", "http://localhost:5173")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .expect("preflight");
+    assert!(res.headers().get("access-control-allow-origin").is_none());
 }
