@@ -32,6 +32,7 @@ pub fn router(app: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/assets/{file}", get(asset))
+        .route("/graphql/schema.graphql", get(schema_sdl))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .layer(DefaultBodyLimit::max(max_body))
@@ -164,6 +165,13 @@ async fn graphql_query_get(state: HttpState, headers: HeaderMap, params: HashMap
         }
     }
     axum::Json(crate::graphql::execute(&state.schema, request).await).into_response()
+}
+
+/// The schema as SDL, for code generators (`graphql-codegen`, Apollo's and Relay's compilers).
+async fn schema_sdl() -> Response {
+    static SDL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sdl = SDL.get_or_init(crate::graphql::sdl).clone();
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], sdl).into_response()
 }
 
 async fn ready(State(state): State<HttpState>) -> Response {

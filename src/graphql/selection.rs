@@ -86,10 +86,57 @@ impl Extension for Selected {
             };
             if let Some(op) = operation {
                 in_query_order(&mut response.data, &[&op.node.selection_set.node], &document);
+                describe_schema(&mut response.data, &op.node.selection_set.node, &document);
             }
         }
         response
     }
+}
+
+/// What `__schema { description }` answers (async-graphql answers with a generic sentence).
+pub const SCHEMA_DESCRIPTION: &str = "learngraph: the durable source of truth for a learning platform's learner data. \
+Reads under Query (a learner's whole view in one request), writes under Mutation (one transaction each), \
+live activity under Subscription (graphql-transport-ws at /graphql). The SDL: GET /graphql/schema.graphql.";
+
+/// Puts our description where the operation selects `__schema { description }`.
+fn describe_schema(data: &mut Value, set: &SelectionSet, document: &ExecutableDocument) {
+    let mut top = Vec::new();
+    keys_in_order(&[set], document, &mut top, &mut HashSet::new());
+    let Value::Object(root) = data else { return };
+    for (key, below) in top {
+        let selects_schema =
+            set_fields(&[set], document).iter().any(|(k, name)| *k == key && name.as_str() == "__schema");
+        if !selects_schema {
+            continue;
+        }
+        let Some(Value::Object(schema)) = root.get_mut(key) else { continue };
+        for (k, name) in set_fields(&below, document) {
+            if name.as_str() == "description" {
+                schema.insert(k.clone(), Value::String(SCHEMA_DESCRIPTION.to_owned()));
+            }
+        }
+    }
+}
+
+/// The (response key, field name) pairs a selection selects, fragments included.
+fn set_fields<'a>(sets: &[&'a SelectionSet], document: &'a ExecutableDocument) -> Vec<(&'a Name, &'a Name)> {
+    let mut out = Vec::new();
+    for set in sets {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(f) => {
+                    out.push((f.node.alias.as_ref().map_or(&f.node.name.node, |a| &a.node), &f.node.name.node));
+                }
+                Selection::InlineFragment(f) => out.extend(set_fields(&[&f.node.selection_set.node], document)),
+                Selection::FragmentSpread(s) => {
+                    if let Some(fragment) = document.fragments.get(&s.node.fragment_name.node) {
+                        out.extend(set_fields(&[&fragment.node.selection_set.node], document));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The fragments the document's operations reach, directly or through other fragments.

@@ -1,11 +1,15 @@
 //! The GraphQL spec as clients rely on it: response maps in the query's order, and a document of
-//! several operations validated and limited for the selected one only.
+//! several operations validated and limited for the selected one only, the schema describing itself.
 
 use serde_json::{Value, json};
 
 use crate::common::{Backend, TestApp, http_client};
 
-crate::on_each_backend!(response_maps_keep_the_query_order, only_the_selected_operation_is_validated_and_limited,);
+crate::on_each_backend!(
+    response_maps_keep_the_query_order,
+    only_the_selected_operation_is_validated_and_limited,
+    the_schema_describes_itself_and_downloads_as_sdl,
+);
 
 /// POSTs and returns the raw body text (a JSON `Value` would not keep the order).
 async fn raw(app: &TestApp, body: Value) -> String {
@@ -66,4 +70,24 @@ async fn only_the_selected_operation_is_validated_and_limited(b: Backend) {
     let (_, body) =
         app.post(None, json!({ "query": "query A { ...F } fragment F on Query { nope }", "operationName": "A" })).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
+}
+
+async fn the_schema_describes_itself_and_downloads_as_sdl(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let res = http_client().get(app.url("/graphql/schema.graphql")).send().await.expect("get");
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().expect("type").starts_with("text/plain"));
+    let sdl = res.text().await.expect("sdl");
+    let stored = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schema.graphql")).expect("schema");
+    assert_eq!(sdl, stored, "the download is the schema clients generate from");
+    let (_, body) = app
+        .post(
+            None,
+            json!({ "query": "{ __schema { description queryType { name } } s: __schema { d: description } }" }),
+        )
+        .await;
+    let ours = learngraph::graphql::selection::SCHEMA_DESCRIPTION;
+    assert_eq!(body["data"]["__schema"]["description"], ours, "{body}");
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
+    assert_eq!(body["data"]["s"]["d"], ours, "aliases too");
 }
