@@ -64,7 +64,46 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
             .min_connections(1)
             .statement_timeout(Duration::from_millis(config.statement_timeout_ms));
     }
-    Database::connect(opts).await.with_context(|| format!("connecting to {}", redact(&config.database_url)))
+    match Database::connect(opts.clone()).await {
+        Err(e) if is_missing_database(&e) => {
+            create_database(&config.database_url).await?;
+            Database::connect(opts).await
+        }
+        other => other,
+    }
+    .with_context(|| format!("connecting to {}", redact(&config.database_url)))
+}
+
+/// PostgreSQL's "database … does not exist" (SQLSTATE 3D000).
+fn is_missing_database(e: &DbErr) -> bool {
+    let text = e.to_string();
+    text.contains("3D000") || (text.contains("database \"") && text.contains("does not exist"))
+}
+
+/// Creates the database a PostgreSQL URL names, through the server's `postgres` database; when the
+/// role may not, the error says what to run.
+async fn create_database(url: &str) -> anyhow::Result<()> {
+    let (base, rest) = url.rsplit_once('/').context("a PostgreSQL URL names its database after the last `/`")?;
+    let (name, query) = rest.split_once('?').map_or((rest, ""), |(n, q)| (n, q));
+    let admin = if query.is_empty() { format!("{base}/postgres") } else { format!("{base}/postgres?{query}") };
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    let conn = Database::connect(&admin).await.with_context(|| {
+        format!("database {name} does not exist, and the server's `postgres` database cannot be reached to create it")
+    })?;
+    let created = conn.execute_unprepared(&format!("CREATE DATABASE {quoted}")).await;
+    conn.close().await.ok();
+    match created {
+        Ok(_) => {
+            tracing::info!(database = name, "created the database");
+            Ok(())
+        }
+        // Another replica created it first.
+        Err(e) if e.to_string().contains("already exists") => Ok(()),
+        Err(e) => Err(anyhow::anyhow!(
+            "database {name} does not exist and this role may not create it ({e}); run `createdb {name}` (or \
+             CREATE DATABASE {quoted};) as a role that may, then start again"
+        )),
+    }
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {

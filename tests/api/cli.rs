@@ -230,3 +230,24 @@ async fn backup_copies_a_live_sqlite_database() {
     assert!(String::from_utf8_lossy(&pg.stderr).contains("pg_dump"), "{}", String::from_utf8_lossy(&pg.stderr));
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A PostgreSQL URL naming a database that does not exist yet: it is created (and logged).
+#[tokio::test]
+#[cfg_attr(not(learngraph_pg), ignore = "set LEARNGRAPH_TEST_POSTGRES_URL to run on PostgreSQL")]
+async fn a_missing_postgres_database_is_created() {
+    use sea_orm::{ConnectionTrait, Database};
+    let admin = crate::common::postgres_url().expect("LEARNGRAPH_TEST_POSTGRES_URL");
+    let base = admin.rsplit_once('/').expect("a path").0;
+    let name = format!("lg_test_missing_{}", uuid::Uuid::new_v4().simple());
+    let url = format!("{base}/{name}");
+    let out = bin().args(["migrate", "up", "--database-url", &url]).output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("created the database"), "{stderr}");
+    // It holds the migrated schema, and a second start finds it.
+    let again = bin().args(["migrate", "status", "--database-url", &url]).output().expect("run");
+    assert!(again.status.success());
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("created the database"));
+    let conn = Database::connect(&admin).await.expect("admin");
+    conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.expect("drop");
+}
