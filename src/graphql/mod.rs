@@ -129,11 +129,49 @@ pub fn build_schema(state: AppState) -> AppSchema {
 /// would make some items return early and register their keys a pass later, in a second batch.
 /// A request is bounded by the depth and complexity limits, and still yields at every database
 /// wait.
+///
+/// A panic while resolving (a bug of ours) answers that request with INTERNAL and is logged with
+/// its cause; the process and other requests go on.
 pub async fn execute(
     schema: &AppSchema,
     request: impl Into<async_graphql::BatchRequest>,
 ) -> async_graphql::BatchResponse {
-    tokio::task::unconstrained(schema.execute_batch(request.into())).await
+    let request = request.into();
+    let requests = match &request {
+        async_graphql::BatchRequest::Single(_) => None,
+        async_graphql::BatchRequest::Batch(r) => Some(r.len()),
+    };
+    catch_panic(tokio::task::unconstrained(schema.execute_batch(request)), requests).await
+}
+
+/// Runs `work`; if it panics, every request of it gets INTERNAL (`requests`: the batch's size, or
+/// `None` for a single request).
+async fn catch_panic(
+    work: impl Future<Output = async_graphql::BatchResponse>,
+    requests: Option<usize>,
+) -> async_graphql::BatchResponse {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+        Ok(response) => response,
+        Err(panic) => {
+            let cause = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            tracing::error!(cause = %cause, "a resolver panicked; the request gets INTERNAL");
+            let internal = || {
+                async_graphql::Response::from_errors(vec![
+                    async_graphql::Error::from(crate::error::ApiError::Internal)
+                        .into_server_error(async_graphql::Pos::default()),
+                ])
+            };
+            match requests {
+                None => async_graphql::BatchResponse::Single(internal()),
+                Some(n) => async_graphql::BatchResponse::Batch((0..n).map(|_| internal()).collect()),
+            }
+        }
+    }
 }
 
 /// The SDL clients generate code from (also `learngraph schema` and `tests/schema.graphql`).
@@ -148,4 +186,24 @@ pub fn state<'a>(ctx: &Context<'a>) -> ApiResult<&'a AppState> {
 /// The viewer set by the HTTP layer; a request without one (a bug) sees nothing.
 pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
     ctx.data_opt::<Viewer>().unwrap_or(&Viewer::Anonymous)
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_panic_while_executing_answers_internal_and_spares_the_process() {
+        let panicking = async { panic!("a bug") };
+        let single = super::catch_panic(panicking, None).await;
+        let json = serde_json::to_value(&single).expect("json");
+        assert_eq!(json["errors"][0]["extensions"]["code"], "INTERNAL", "{json}");
+        assert_eq!(json["errors"][0]["message"], "internal error");
+        let batch = super::catch_panic(async { panic!("{}", String::from("owned")) }, Some(3)).await;
+        let json = serde_json::to_value(&batch).expect("json");
+        assert_eq!(json.as_array().map(Vec::len), Some(3), "{json}");
+        assert!(json.as_array().into_iter().flatten().all(|r| r["errors"][0]["extensions"]["code"] == "INTERNAL"));
+        // Work that does not panic passes through untouched.
+        let fine =
+            super::catch_panic(async { async_graphql::Response::new(async_graphql::Value::Null).into() }, None).await;
+        assert!(serde_json::to_value(&fine).expect("json").get("errors").is_none());
+    }
 }
