@@ -94,9 +94,16 @@ async fn graphql_post(State(state): State<HttpState>, headers: HeaderMap, body: 
         Ok(v) => v,
         Err(e) => return unauthorized(e),
     };
-    let batch: BatchRequest = match serde_json::from_slice(&body) {
+    let media = media(&headers);
+    let batch = match parse_body(&body) {
         Ok(b) => b,
-        Err(_) => return refuse(StatusCode::BAD_REQUEST, "BAD_REQUEST", "the body is not a GraphQL request in JSON"),
+        Err(why) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the body is not a GraphQL request: {why}"),
+            );
+        }
     };
     let batch = match batch {
         BatchRequest::Batch(requests) if requests.len() > state.app.config.max_batch => {
@@ -108,8 +115,109 @@ async fn graphql_post(State(state): State<HttpState>, headers: HeaderMap, body: 
         }
         BatchRequest::Single(request) => BatchRequest::Single(request.data(viewer)),
     };
-    let response = crate::graphql::execute(&state.schema, batch).await;
-    axum::Json(response).into_response()
+    reply(media, crate::graphql::execute(&state.schema, batch).await)
+}
+
+/// The parameters of one GraphQL-over-HTTP request. Stricter than async-graphql's own reading:
+/// `query` must be there and be a string, `variables` and `extensions` objects (or null), so a
+/// malformed request is a 400 that says what is wrong rather than a GraphQL error about an empty
+/// document.
+#[derive(serde::Deserialize)]
+struct Params {
+    query: String,
+    #[serde(default, rename = "operationName")]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    extensions: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Params {
+    fn into_request(self) -> async_graphql::Request {
+        let mut request = async_graphql::Request::new(self.query);
+        if let Some(name) = self.operation_name {
+            request = request.operation_name(name);
+        }
+        if let Some(variables) = self.variables {
+            request = request.variables(Variables::from_json(serde_json::Value::Object(variables)));
+        }
+        for (key, value) in self.extensions.into_iter().flatten() {
+            if let Ok(value) = async_graphql::Value::from_json(value) {
+                request.extensions.insert(key, value);
+            }
+        }
+        request
+    }
+}
+
+/// A POST body: one request object, or an array of them (a batch).
+fn parse_body(body: &[u8]) -> Result<BatchRequest, String> {
+    let is_batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    if is_batch {
+        let requests: Vec<Params> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        if requests.is_empty() {
+            return Err("an empty batch".to_owned());
+        }
+        Ok(BatchRequest::Batch(requests.into_iter().map(Params::into_request).collect()))
+    } else {
+        let request: Params = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        Ok(BatchRequest::Single(request.into_request()))
+    }
+}
+
+/// The media type of a response (GraphQL over HTTP): `application/graphql-response+json` when the
+/// client lists it before `application/json` in `Accept`, else `application/json`, which is also
+/// what a client without `Accept` gets.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Media {
+    Json,
+    GraphqlResponse,
+}
+
+fn media(headers: &HeaderMap) -> Media {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Media::Json;
+    };
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let ty = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let refused = parts.any(|p| p.trim().strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>() == Ok(0.0)));
+        if refused {
+            continue;
+        }
+        match ty.as_str() {
+            "application/graphql-response+json" => return Media::GraphqlResponse,
+            "application/json" | "application/*" | "*/*" => return Media::Json,
+            _ => {}
+        }
+    }
+    Media::Json
+}
+
+/// Writes an executed request in `media`. Under `application/graphql-response+json`, a request
+/// that failed before execution (see `errors::REQUEST_ERROR_MARK`) is a 400 without `data`;
+/// anything that executed is a 200, as it always is under `application/json`.
+fn reply(media: Media, response: async_graphql::BatchResponse) -> Response {
+    let content_type = match media {
+        Media::Json => "application/json",
+        Media::GraphqlResponse => "application/graphql-response+json",
+    };
+    let (status, body) = match &response {
+        async_graphql::BatchResponse::Single(r)
+            if media == Media::GraphqlResponse && crate::graphql::errors::is_request_error(r) =>
+        {
+            (StatusCode::BAD_REQUEST, serde_json::to_vec(&json!({ "errors": r.errors })))
+        }
+        _ => (StatusCode::OK, serde_json::to_vec(&response)),
+    };
+    match body {
+        Ok(body) => (status, [(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a response could not be written as JSON");
+            refuse(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
+        }
+    }
 }
 
 /// GET /graphql: a WebSocket upgrade (subscriptions, `ws.rs`), GraphiQL, or a query.
@@ -154,6 +262,7 @@ async fn graphql_query_get(state: HttpState, headers: HeaderMap, params: HashMap
         Ok(v) => v,
         Err(e) => return unauthorized(e),
     };
+    let media = media(&headers);
     let mut request = async_graphql::Request::new(query.clone()).data(viewer);
     if let Some(name) = params.get("operationName") {
         request = request.operation_name(name.clone());
@@ -164,7 +273,7 @@ async fn graphql_query_get(state: HttpState, headers: HeaderMap, params: HashMap
             Err(_) => return refuse(StatusCode::BAD_REQUEST, "BAD_REQUEST", "`variables` is not JSON"),
         }
     }
-    axum::Json(crate::graphql::execute(&state.schema, request).await).into_response()
+    reply(media, crate::graphql::execute(&state.schema, request).await)
 }
 
 /// The schema as SDL, for code generators (`graphql-codegen`, Apollo's and Relay's compilers).

@@ -5,8 +5,10 @@
 
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest, NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
@@ -30,8 +32,25 @@ pub struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodes)
+        Arc::new(PerRequest::default())
     }
+}
+
+/// One request's view: whether it got as far as execution.
+#[derive(Default)]
+struct PerRequest {
+    executed: AtomicBool,
+}
+
+/// Set on a response whose request failed before execution (it does not parse, does not validate,
+/// its variables do not coerce, a limit refused it): such a response has no `data` at all, and
+/// GraphQL-over-HTTP answers it with 400 under `application/graphql-response+json`. An internal
+/// mark read by `http.rs`, never sent.
+pub const REQUEST_ERROR_MARK: &str = "x-learngraph-request-error";
+
+/// Whether `response` is a request error (see `REQUEST_ERROR_MARK`).
+pub fn is_request_error(response: &Response) -> bool {
+    response.http_headers.contains_key(REQUEST_ERROR_MARK)
 }
 
 fn with_code(mut err: ServerError, code: &str) -> ServerError {
@@ -87,11 +106,24 @@ fn classify(err: ServerError) -> ServerError {
 }
 
 #[async_graphql::async_trait::async_trait]
-impl Extension for ErrorCodes {
+impl Extension for PerRequest {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
         response.errors = std::mem::take(&mut response.errors).into_iter().map(classify).collect();
+        if !self.executed.load(Ordering::Relaxed) && !response.errors.is_empty() {
+            response.http_headers.insert(REQUEST_ERROR_MARK, axum::http::HeaderValue::from_static("1"));
+        }
         response
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        self.executed.store(true, Ordering::Relaxed);
+        next.run(ctx, operation_name).await
     }
 
     async fn parse_query(

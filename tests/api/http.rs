@@ -13,6 +13,8 @@ crate::on_each_backend!(
     health_and_readiness_answer,
     graphiql_introspection_fits_the_default_limits,
     cross_origin_requests_follow_the_configured_origins,
+    graphql_response_json_answers_request_errors_with_400,
+    malformed_request_parameters_are_400,
 );
 
 async fn graphiql_is_served_with_its_assets_from_the_binary(b: Backend) {
@@ -206,4 +208,81 @@ async fn cross_origin_requests_follow_the_configured_origins(b: Backend) {
         .await
         .expect("preflight");
     assert!(res.headers().get("access-control-allow-origin").is_none());
+}
+
+/// POSTs `body` accepting `accept`; the status, the content type and the body.
+async fn post_accepting(app: &TestApp, accept: &str, body: serde_json::Value) -> (u16, String, serde_json::Value) {
+    let res = http_client().post(app.url("/graphql")).header("accept", accept).json(&body).send().await.expect("post");
+    let status = res.status().as_u16();
+    let content_type = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    (status, content_type, res.json().await.expect("json"))
+}
+
+async fn graphql_response_json_answers_request_errors_with_400(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.learner("media").await;
+    let gql = "application/graphql-response+json, application/json;q=0.9";
+    let ok = json!({ "query": "{ learner(externalId: \"media\") { externalId } }" });
+    let (status, content_type, body) = post_accepting(&app, gql, ok.clone()).await;
+    assert_eq!((status, content_type.as_str()), (200, "application/graphql-response+json"));
+    assert_eq!(body["data"]["learner"]["externalId"], "media");
+    // Failures before execution: 400, and no `data` entry at all.
+    let failures = [
+        (json!({ "query": "{ learner(" }), "GRAPHQL_PARSE_FAILED"),
+        (json!({ "query": "{ noSuchField }" }), "GRAPHQL_VALIDATION_FAILED"),
+        (
+            json!({ "query": "query($n: Int!) { learners(first: $n) { edges { cursor } } }", "variables": { "n": "x" } }),
+            "BAD_USER_INPUT",
+        ),
+    ];
+    for (request, code) in &failures {
+        let (status, content_type, body) = post_accepting(&app, gql, request.clone()).await;
+        assert_eq!((status, content_type.as_str()), (400, "application/graphql-response+json"), "{request}");
+        assert!(body.get("data").is_none(), "no data entry: {body}");
+        assert_eq!(first_code(&body), *code, "{body}");
+    }
+    // An error while executing still has `data` (null or partial) and is a 200.
+    let missing = json!({ "query": "{ learner(externalId: \"nobody\") { externalId } }" });
+    let (status, _, body) = post_accepting(&app, gql, missing).await;
+    assert_eq!(status, 200);
+    assert!(body.get("data").is_some(), "{body}");
+    // Under application/json (and without Accept) every GraphQL response is a 200, as before.
+    for accept in ["application/json", "*/*"] {
+        let (status, content_type, body) = post_accepting(&app, accept, failures[0].0.clone()).await;
+        assert_eq!((status, content_type.as_str()), (200, "application/json"), "{accept}");
+        assert_eq!(first_code(&body), "GRAPHQL_PARSE_FAILED");
+    }
+    // GET negotiates the same way.
+    let res = http_client()
+        .get(app.url("/graphql"))
+        .header("accept", gql)
+        .query(&[("query", "{ nope }")])
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.headers()["content-type"], "application/graphql-response+json");
+}
+
+async fn malformed_request_parameters_are_400(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    for (body, says) in [
+        (json!({ "qurey": "{ __typename }" }), "missing field `query`"),
+        (json!({ "query": 7 }), "invalid type"),
+        (json!({ "query": "{ __typename }", "variables": "{}" }), "invalid type"),
+        (json!({ "query": "{ __typename }", "operationName": ["A"] }), "invalid type"),
+        (json!({ "query": "{ __typename }", "extensions": 1 }), "invalid type"),
+        (json!([]), "an empty batch"),
+    ] {
+        let (status, body) = app.post(None, body.clone()).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(first_code(&body), "BAD_REQUEST");
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{message}");
+    }
+    // Unknown keys are ignored, null parameters are absent ones.
+    let body = json!({ "query": "{ __typename }", "variables": null, "operationName": null, "id": "x" });
+    let (status, body) = app.post(None, body).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["__typename"], "Query");
 }
