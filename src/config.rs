@@ -137,6 +137,22 @@ pub struct Config {
     #[arg(long, global = true, env = "LEARNGRAPH_MAX_BATCH", default_value_t = 10)]
     pub max_batch: usize,
 
+    /// Most aliased fields in the selected operation, counted through its fragments as often as
+    /// they are spread (`TOO_MANY_ALIASES`). Aliases let one request ask for the same costly
+    /// field many times over.
+    #[arg(long, global = true, env = "LEARNGRAPH_MAX_ALIASES", default_value_t = 20)]
+    pub max_aliases: usize,
+
+    /// Most directives on one field, fragment spread or inline fragment (`TOO_MANY_DIRECTIVES`).
+    #[arg(long, global = true, env = "LEARNGRAPH_MAX_DIRECTIVES", default_value_t = 5)]
+    pub max_directives: usize,
+
+    /// Most lexical tokens in a document (names, punctuation, values; not whitespace, commas or
+    /// comments), counted before it is parsed (`TOO_MANY_TOKENS`). GraphiQL's introspection query
+    /// has about 200, the full learner view about 300.
+    #[arg(long, global = true, env = "LEARNGRAPH_MAX_TOKENS", default_value_t = 10_000)]
+    pub max_tokens: usize,
+
     /// Longest a single SQL statement may run on PostgreSQL, in milliseconds.
     #[arg(long, global = true, env = "LEARNGRAPH_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
     pub statement_timeout_ms: u64,

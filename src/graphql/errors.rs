@@ -134,6 +134,10 @@ impl Extension for PerRequest {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         next.run(ctx, query, variables).await.map_err(|mut e| {
+            // A limit refusing the document before or after parsing has its code and message.
+            if has_code(&e) {
+                return e;
+            }
             e.message = one_line_parse_error(&e.message, e.locations.first().map(|p| (p.line, p.column)));
             with_code(e, "GRAPHQL_PARSE_FAILED")
         })

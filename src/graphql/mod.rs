@@ -12,6 +12,7 @@ pub mod goal;
 pub mod ids;
 pub mod journal;
 pub mod learner;
+pub mod limits;
 pub mod live;
 pub mod loaders;
 pub mod meditation;
@@ -115,6 +116,11 @@ pub fn build_schema(state: AppState) -> AppSchema {
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .extension(errors::ErrorCodes)
+        .extension(limits::QueryLimits {
+            max_tokens: config.max_tokens,
+            max_aliases: config.max_aliases,
+            max_directives: config.max_directives,
+        })
         .extension(selection::SelectedOperation)
         .extension(audit::AccessLogging);
     // With auth on, "Did you mean …" would describe the schema to anyone probing it.

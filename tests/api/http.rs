@@ -15,6 +15,8 @@ crate::on_each_backend!(
     cross_origin_requests_follow_the_configured_origins,
     graphql_response_json_answers_request_errors_with_400,
     malformed_request_parameters_are_400,
+    aliases_are_limited_through_fragments_and_before_the_database,
+    directives_per_field_and_tokens_per_document_are_limited,
 );
 
 async fn graphiql_is_served_with_its_assets_from_the_binary(b: Backend) {
@@ -285,4 +287,69 @@ async fn malformed_request_parameters_are_400(b: Backend) {
     let (status, body) = app.post(None, body).await;
     assert_eq!(status, 200);
     assert_eq!(body["data"]["__typename"], "Query");
+}
+
+/// `{ a0: learner(…) { … } a1: … }`: `n` aliased copies of a learner view.
+fn aliased_views(n: usize) -> String {
+    let views: String = (0..n).map(|i| format!("a{i}: learner(externalId: \"many\") {{ externalId }} ")).collect();
+    format!("{{ {views} }}")
+}
+
+async fn aliases_are_limited_through_fragments_and_before_the_database(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.learner("many").await;
+    let body = app.ok(&aliased_views(20), json!({})).await;
+    assert_eq!(body["a19"]["externalId"], "many", "20 aliases are allowed by default");
+    let body = app.post(None, json!({ "query": aliased_views(21) })).await.1;
+    assert!(body["errors"][0].get("locations").is_none(), "a document-wide refusal has no location: {body}");
+    // 500 copies of the view: refused before a single statement reaches the database.
+    let before = app.state.statements.get();
+    let (status, body) = app.post(None, json!({ "query": aliased_views(500) })).await;
+    assert_eq!(status, 200);
+    assert_eq!(first_code(&body), "TOO_MANY_ALIASES", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap_or_default().contains("500 aliased fields"), "{body}");
+    assert_eq!(app.state.statements.get(), before, "no statement ran");
+    // A fragment counts every time it is spread: 3 aliases × 7 spreads = 21.
+    let spread = "query { learner(externalId: \"many\") { ...F l1: learner { ...G } l2: learner { ...G } l3: learner { ...G } l4: learner { ...G } l5: learner { ...G } l6: learner { ...G } } } \
+        fragment F on Learner { x: externalId y: externalId z: externalId } \
+        fragment G on Learner { x: externalId y: externalId z: externalId }";
+    assert_eq!(app.error_code(spread, json!({})).await, "TOO_MANY_ALIASES");
+    // Only the selected operation counts: another operation's aliases cost nothing.
+    let document =
+        format!("query Small {{ learner(externalId: \"many\") {{ externalId }} }} query Big {}", aliased_views(40));
+    let (_, body) = app.post(None, json!({ "query": document, "operationName": "Small" })).await;
+    assert_eq!(body["data"]["learner"]["externalId"], "many", "{body}");
+    let (_, body) = app.post(None, json!({ "query": document, "operationName": "Big" })).await;
+    assert_eq!(first_code(&body), "TOO_MANY_ALIASES");
+    // The limit is a setting.
+    let strict = TestApp::spawn_with(b, Default::default(), |c| c.max_aliases = 2).await;
+    strict.learner("many").await;
+    assert_eq!(strict.error_code(&aliased_views(3), json!({})).await, "TOO_MANY_ALIASES");
+    assert_eq!(strict.ok(&aliased_views(2), json!({})).await["a1"]["externalId"], "many");
+}
+
+async fn directives_per_field_and_tokens_per_document_are_limited(b: Backend) {
+    let app = TestApp::spawn_with(b, Default::default(), |c| {
+        c.max_directives = 2;
+        c.max_tokens = 60;
+    })
+    .await;
+    app.learner("d").await;
+    let two = "{ learner(externalId: \"d\") { externalId @include(if: true) @skip(if: false) } }";
+    assert_eq!(app.ok(two, json!({})).await["learner"]["externalId"], "d");
+    let three = "{ learner(externalId: \"d\") { externalId @include(if: true) @skip(if: false) @include(if: true) } }";
+    let (_, body) = app.post(None, json!({ "query": three })).await;
+    assert_eq!(first_code(&body), "TOO_MANY_DIRECTIVES", "{body}");
+    assert_eq!(body["errors"][0]["locations"][0]["line"], 1, "the field is located: {body}");
+    let spread = "{ learner(externalId: \"d\") { ...F @include(if: true) @skip(if: false) @include(if: true) } } fragment F on Learner { externalId }";
+    assert_eq!(app.error_code(spread, json!({})).await, "TOO_MANY_DIRECTIVES");
+    // 61 tokens: refused before parsing, whatever the document says.
+    let long = format!("{{ {} }}", "__typename ".repeat(59));
+    let (_, body) = app.post(None, json!({ "query": long })).await;
+    assert_eq!(first_code(&body), "TOO_MANY_TOKENS", "{body}");
+    let fits = format!("{{ {} }}", "__typename ".repeat(58));
+    assert_eq!(app.ok(&fits, json!({})).await["__typename"], "Query");
+    // Comments and commas are not tokens.
+    let commented = format!("# {}\n{{ {} }}", "x ".repeat(500), "__typename,".repeat(58));
+    assert_eq!(app.ok(&commented, json!({})).await["__typename"], "Query");
 }
