@@ -161,6 +161,12 @@ pub struct Config {
     #[arg(long, global = true, env = "LEARNGRAPH_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
 
+    /// Longest a request waits for a database connection (a pooled one, or a new one to answer)
+    /// before it fails with `SERVICE_UNAVAILABLE` (HTTP 503), in milliseconds; also bounds
+    /// `/readyz`. When the database is down, requests fail within this instead of hanging.
+    #[arg(long, global = true, env = "LEARNGRAPH_DB_TIMEOUT_MS", default_value_t = 5_000)]
+    pub db_timeout_ms: u64,
+
     /// Keep events for this many days: older ones are deleted when the learner logs a new one and
     /// by the retention sweep. Unset: events are kept forever.
     #[arg(long, global = true, env = "LEARNGRAPH_EVENT_RETENTION_DAYS")]

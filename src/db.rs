@@ -48,7 +48,11 @@ pub async fn connect_counted(config: &Config) -> anyhow::Result<(DatabaseConnect
 
 pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(config.database_url.clone());
-    opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
+    // A request waits at most `db_timeout_ms` for a connection, then fails with
+    // SERVICE_UNAVAILABLE; the pool tests a connection before handing it out, so connections that
+    // died with the database are replaced once it answers again, with no restart.
+    let timeout = Duration::from_millis(config.db_timeout_ms.max(1));
+    opts.sqlx_logging(false).connect_timeout(timeout).acquire_timeout(timeout).test_before_acquire(true);
     if config.database_url.starts_with("sqlite:") {
         // WAL lets readers run beside the single writer; the busy timeout makes writers queue
         // instead of failing with "database is locked"; foreign keys are off by default in SQLite.

@@ -29,6 +29,8 @@ pub enum ApiError {
     SlowSubscriber(String),
     /// A WebSocket connection already runs as many subscriptions as allowed.
     TooManySubscriptions(usize),
+    /// The database does not answer (down, unreachable, out of disk); retrying later may work.
+    Unavailable,
     /// Anything else; the cause is logged, never sent.
     Internal,
 }
@@ -51,6 +53,7 @@ impl ApiError {
             ApiError::CursorExpired(_) => "CURSOR_EXPIRED",
             ApiError::SlowSubscriber(_) => "SLOW_SUBSCRIBER",
             ApiError::TooManySubscriptions(_) => "TOO_MANY_SUBSCRIPTIONS",
+            ApiError::Unavailable => SERVICE_UNAVAILABLE,
             ApiError::Internal => "INTERNAL",
         }
     }
@@ -67,6 +70,7 @@ impl ApiError {
             ApiError::TooManySubscriptions(max) => {
                 format!("this connection already runs {max} subscriptions, the most allowed; complete one first")
             }
+            ApiError::Unavailable => "the database is not answering; nothing was changed, retry shortly".to_owned(),
             ApiError::Internal => "internal error".to_owned(),
         }
     }
@@ -90,8 +94,56 @@ impl From<DbErr> for ApiError {
             tracing::info!(error = %err, "referenced row vanished during the write");
             return ApiError::NotFound("a referenced record".into());
         }
+        if is_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return ApiError::Unavailable;
+        }
         tracing::error!(error = %err, "database error");
         ApiError::Internal
+    }
+}
+
+/// The code of `ApiError::Unavailable`; `http.rs` answers a response carrying it with 503.
+pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+
+/// True when `err` says the database cannot be reached or cannot take the work right now (rather
+/// than that the statement is wrong): no connection within the timeout, a dropped or refused
+/// connection, PostgreSQL shutting down or out of connections, SQLite busy past its timeout, out
+/// of disk, or unable to read or write its file.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{RuntimeErr, SqlxPostgresError, SqlxSqliteError};
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        DbErr::Conn(_) => return true,
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::Protocol(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => true,
+        Sqlx::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<SqlxPostgresError>() {
+                let code = pg.code();
+                // 08: connection exceptions; 53: out of disk, memory or connections; 57P01-3: the
+                // server is shutting down or starting.
+                code.starts_with("08") || code.starts_with("53") || matches!(code, "57P01" | "57P02" | "57P03")
+            } else if db.try_downcast_ref::<SqlxSqliteError>().is_some() {
+                // The primary result code is the low byte of the extended one: BUSY, LOCKED,
+                // READONLY, IOERR, FULL, CANTOPEN.
+                let primary = db.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
+                matches!(primary, Some(5 | 6 | 8 | 10 | 13 | 14))
+            } else {
+                false
+            }
+        }
+        _ => false,
     }
 }
 

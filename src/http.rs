@@ -195,9 +195,17 @@ fn media(headers: &HeaderMap) -> Media {
     Media::Json
 }
 
+/// Whether `response` failed because the database did not answer.
+fn unavailable(response: &async_graphql::Response) -> bool {
+    let code = async_graphql::Value::from(crate::error::SERVICE_UNAVAILABLE);
+    response.errors.iter().any(|e| e.extensions.as_ref().and_then(|x| x.get("code")) == Some(&code))
+}
+
 /// Writes an executed request in `media`. Under `application/graphql-response+json`, a request
 /// that failed before execution (see `errors::REQUEST_ERROR_MARK`) is a 400 without `data`;
-/// anything that executed is a 200, as it always is under `application/json`.
+/// anything that executed is a 200, as it always is under `application/json`, except that a
+/// response the database could not serve is a 503 with `Retry-After` in either media type, so
+/// load balancers and clients retry it like any other outage.
 fn reply(media: Media, response: async_graphql::BatchResponse) -> Response {
     let content_type = match media {
         Media::Json => "application/json",
@@ -211,7 +219,15 @@ fn reply(media: Media, response: async_graphql::BatchResponse) -> Response {
         }
         _ => (StatusCode::OK, serde_json::to_vec(&response)),
     };
+    let down = match &response {
+        async_graphql::BatchResponse::Single(r) => unavailable(r),
+        async_graphql::BatchResponse::Batch(rs) => rs.iter().any(unavailable),
+    };
     match body {
+        Ok(body) if down => {
+            (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, content_type), (header::RETRY_AFTER, "1")], body)
+                .into_response()
+        }
         Ok(body) => (status, [(header::CONTENT_TYPE, content_type)], body).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "a response could not be written as JSON");
@@ -283,14 +299,18 @@ async fn schema_sdl() -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], sdl).into_response()
 }
 
+/// 200 when the database answers a ping within `LEARNGRAPH_DB_TIMEOUT_MS`, 503 otherwise.
 async fn ready(State(state): State<HttpState>) -> Response {
-    match state.app.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "database not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-        }
-    }
+    let timeout = std::time::Duration::from_millis(state.app.config.db_timeout_ms.max(1));
+    let why = match tokio::time::timeout(timeout, state.app.db.ping()).await {
+        Ok(Ok(())) => return (StatusCode::OK, "ready").into_response(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} ms", timeout.as_millis()),
+    };
+    tracing::warn!(error = %why, "database not ready");
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 const GRAPHIQL_HTML: &str = include_str!("../assets/graphiql/index.html");

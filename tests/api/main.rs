@@ -17,6 +17,7 @@ mod http;
 mod learners;
 pub mod live;
 mod meta;
+mod outage;
 mod profiling;
 mod progress;
 mod protection;
