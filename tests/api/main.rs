@@ -8,6 +8,7 @@ mod bounds;
 pub mod cli;
 mod conformance;
 mod contract;
+mod crash;
 mod details;
 mod errors;
 mod events;
