@@ -51,6 +51,16 @@ pub enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Build a trusted documents manifest (`LEARNGRAPH_TRUSTED_DOCUMENTS`) from `.graphql` files:
+    /// one document per operation with the fragments it uses, keyed by the SHA-256 of its text.
+    Trust {
+        /// The `.graphql` files holding the operations clients send.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// The file to write; standard output when left out.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Mint a bearer token signed with the configured secret.
     Token {
         /// The learner's externalId (for role `learner`) or a name for staff and services.
@@ -75,6 +85,15 @@ pub enum MigrateAction {
     Status,
     /// Drop every table and apply all migrations from scratch (erases all data).
     Fresh,
+}
+
+/// Whom `LEARNGRAPH_TRUSTED_DOCUMENTS` binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrustedFor {
+    /// Learner tokens and anonymous requests; staff and services may run any document.
+    Learners,
+    /// Every request.
+    Everyone,
 }
 
 /// What a token may do.
@@ -152,6 +171,17 @@ pub struct Config {
     /// has about 200, the full learner view about 300.
     #[arg(long, global = true, env = "LEARNGRAPH_MAX_TOKENS", default_value_t = 10_000)]
     pub max_tokens: usize,
+
+    /// A trusted documents manifest (JSON: document id → text, as GraphQL Code Generator's client
+    /// preset and Relay write them; `learngraph trust` builds one). Set: learner tokens may run
+    /// only its documents (`DOCUMENT_NOT_TRUSTED` otherwise), by id or identical text.
+    #[arg(long, global = true, env = "LEARNGRAPH_TRUSTED_DOCUMENTS")]
+    pub trusted_documents: Option<std::path::PathBuf>,
+
+    /// Whom the trusted documents bind: `learners` (learner tokens and anonymous requests; staff
+    /// and services run anything) or `everyone`.
+    #[arg(long, global = true, env = "LEARNGRAPH_TRUSTED_DOCUMENTS_FOR", value_enum, default_value_t = TrustedFor::Learners)]
+    pub trusted_documents_for: TrustedFor,
 
     /// Longest a single SQL statement may run on PostgreSQL, in milliseconds.
     #[arg(long, global = true, env = "LEARNGRAPH_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]

@@ -95,8 +95,8 @@ async fn graphql_post(State(state): State<HttpState>, headers: HeaderMap, body: 
         Err(e) => return unauthorized(e),
     };
     let media = media(&headers);
-    let batch = match parse_body(&body) {
-        Ok(b) => b,
+    let (params, is_batch) = match parse_body(&body) {
+        Ok(parsed) => parsed,
         Err(why) => {
             return refuse(
                 StatusCode::BAD_REQUEST,
@@ -105,15 +105,25 @@ async fn graphql_post(State(state): State<HttpState>, headers: HeaderMap, body: 
             );
         }
     };
-    let batch = match batch {
-        BatchRequest::Batch(requests) if requests.len() > state.app.config.max_batch => {
-            let message = format!("at most {} operations per batch", state.app.config.max_batch);
-            return refuse(StatusCode::BAD_REQUEST, "BATCH_TOO_LARGE", &message);
+    if is_batch && params.len() > state.app.config.max_batch {
+        let message = format!("at most {} operations per batch", state.app.config.max_batch);
+        return refuse(StatusCode::BAD_REQUEST, "BATCH_TOO_LARGE", &message);
+    }
+    let mut requests = Vec::with_capacity(params.len());
+    for params in params {
+        let (mut request, document_id) = params.into_request();
+        if let Err(r) = crate::trusted::admit(state.app.trusted.as_deref(), &viewer, &mut request, document_id) {
+            return refuse(r.status, r.code, &r.message);
         }
-        BatchRequest::Batch(requests) => {
-            BatchRequest::Batch(requests.into_iter().map(|r| r.data(viewer.clone())).collect())
+        requests.push(request.data(viewer.clone()));
+    }
+    let batch = match (is_batch, requests.pop()) {
+        (true, Some(last)) => {
+            requests.push(last);
+            BatchRequest::Batch(requests)
         }
-        BatchRequest::Single(request) => BatchRequest::Single(request.data(viewer)),
+        (false, Some(one)) => BatchRequest::Single(one),
+        (_, None) => return refuse(StatusCode::BAD_REQUEST, "BAD_REQUEST", "the body holds no request"),
     };
     reply(media, crate::graphql::execute(&state.schema, batch).await)
 }
@@ -124,7 +134,11 @@ async fn graphql_post(State(state): State<HttpState>, headers: HeaderMap, body: 
 /// document.
 #[derive(serde::Deserialize)]
 struct Params {
-    query: String,
+    #[serde(default)]
+    query: Option<String>,
+    /// A trusted document's id instead of `query` (Relay sends `doc_id`).
+    #[serde(default, rename = "documentId", alias = "doc_id")]
+    document_id: Option<String>,
     #[serde(default, rename = "operationName")]
     operation_name: Option<String>,
     #[serde(default)]
@@ -134,35 +148,34 @@ struct Params {
 }
 
 impl Params {
-    fn into_request(self) -> async_graphql::Request {
-        let mut request = async_graphql::Request::new(self.query);
+    /// The request, and the trusted document id it names (see `trusted::admit`).
+    fn into_request(self) -> (async_graphql::Request, Option<String>) {
+        let mut request = async_graphql::Request::new(self.query.unwrap_or_default());
         if let Some(name) = self.operation_name {
             request = request.operation_name(name);
         }
         if let Some(variables) = self.variables {
             request = request.variables(Variables::from_json(serde_json::Value::Object(variables)));
         }
-        for (key, value) in self.extensions.into_iter().flatten() {
-            if let Ok(value) = async_graphql::Value::from_json(value) {
-                request.extensions.insert(key, value);
-            }
+        if let Some(extensions) = self.extensions {
+            request.extensions = async_graphql::Extensions(extensions_of(extensions));
         }
-        request
+        (request, self.document_id)
     }
 }
 
-/// A POST body: one request object, or an array of them (a batch).
-fn parse_body(body: &[u8]) -> Result<BatchRequest, String> {
+/// A POST body: one request object, or an array of them (a batch); whether it was an array.
+fn parse_body(body: &[u8]) -> Result<(Vec<Params>, bool), String> {
     let is_batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     if is_batch {
         let requests: Vec<Params> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
         if requests.is_empty() {
             return Err("an empty batch".to_owned());
         }
-        Ok(BatchRequest::Batch(requests.into_iter().map(Params::into_request).collect()))
+        Ok((requests, true))
     } else {
         let request: Params = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        Ok(BatchRequest::Single(request.into_request()))
+        Ok((vec![request], false))
     }
 }
 
@@ -258,30 +271,37 @@ async fn graphql_get(State(state): State<HttpState>, request: axum::extract::Req
 }
 
 async fn graphql_query_get(state: HttpState, headers: HeaderMap, params: HashMap<String, String>) -> Response {
-    let Some(query) = params.get("query") else {
+    let document_id = params.get("documentId").or_else(|| params.get("doc_id")).cloned();
+    if !params.contains_key("query") && document_id.is_none() && !params.contains_key("extensions") {
         return Html(GRAPHIQL_HTML).into_response();
-    };
+    }
+    let name = params.get("operationName").map(String::as_str);
     // Queries only: a GET must never change anything (it can be triggered cross-site).
-    if let Ok(doc) = async_graphql::parser::parse_query(query) {
-        let name = params.get("operationName").map(String::as_str);
-        let is_mutation = doc.operations.iter().any(|(op_name, op)| {
-            op.node.ty != OperationType::Query && (name.is_none() || op_name.map(|n| n.as_str()) == name)
-        });
-        if is_mutation {
-            let mut response =
-                refuse(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "mutations must be sent with POST");
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return response;
-        }
+    if params.get("query").is_some_and(|query| is_mutation(query, name)) {
+        return mutation_by_get();
     }
     let viewer = match viewer(&state, &headers) {
         Ok(v) => v,
         Err(e) => return unauthorized(e),
     };
     let media = media(&headers);
-    let mut request = async_graphql::Request::new(query.clone()).data(viewer);
-    if let Some(name) = params.get("operationName") {
-        request = request.operation_name(name.clone());
+    let mut request = async_graphql::Request::new(params.get("query").cloned().unwrap_or_default());
+    if let Some(extensions) = params.get("extensions") {
+        match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(extensions) {
+            Ok(map) => request.extensions = async_graphql::Extensions(extensions_of(map)),
+            Err(_) => return refuse(StatusCode::BAD_REQUEST, "BAD_REQUEST", "`extensions` is not a JSON object"),
+        }
+    }
+    if let Err(r) = crate::trusted::admit(state.app.trusted.as_deref(), &viewer, &mut request, document_id) {
+        return refuse(r.status, r.code, &r.message);
+    }
+    // A document named by id is known only now.
+    if is_mutation(&request.query, name) {
+        return mutation_by_get();
+    }
+    let mut request = request.data(viewer);
+    if let Some(name) = name {
+        request = request.operation_name(name);
     }
     if let Some(vars) = params.get("variables") {
         match serde_json::from_str::<serde_json::Value>(vars) {
@@ -290,6 +310,24 @@ async fn graphql_query_get(state: HttpState, headers: HeaderMap, params: HashMap
         }
     }
     reply(media, crate::graphql::execute(&state.schema, request).await)
+}
+
+/// Whether the operation `name` selects in `query` (any, without a name) is not a query.
+fn is_mutation(query: &str, name: Option<&str>) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(query) else { return false };
+    doc.operations.iter().any(|(op_name, op)| {
+        op.node.ty != OperationType::Query && (name.is_none() || op_name.map(|n| n.as_str()) == name)
+    })
+}
+
+fn mutation_by_get() -> Response {
+    let mut response = refuse(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "mutations must be sent with POST");
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+fn extensions_of(map: serde_json::Map<String, serde_json::Value>) -> HashMap<String, async_graphql::Value> {
+    map.into_iter().filter_map(|(k, v)| async_graphql::Value::from_json(v).ok().map(|v| (k, v))).collect()
 }
 
 /// The schema as SDL, for code generators (`graphql-codegen`, Apollo's and Relay's compilers).

@@ -14,6 +14,7 @@ pub mod graphql;
 pub mod http;
 pub mod live;
 pub mod store;
+pub mod trusted;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -29,11 +30,20 @@ use crate::graphql::AppState;
 pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
     // The bank first: a broken one stops the server before it touches the database.
     let profiling = store::profiling::Catalog::load(config.profiling_bank.as_deref())?;
+    let trusted = match &config.trusted_documents {
+        Some(path) => {
+            let trusted = trusted::TrustedDocuments::load(path, config.trusted_documents_for)?;
+            tracing::info!(documents = trusted.len(), manifest = %path.display(), "trusted documents loaded");
+            Some(std::sync::Arc::new(trusted))
+        }
+        None => None,
+    };
     let (db, statements) = db::connect_counted(&config).await?;
     db::migrate(&db).await?;
     profiling.prepare(&db, clock.now()).await?;
     let mut state = AppState::new(db, config, clock, profiling);
     state.statements = statements;
+    state.trusted = trusted;
     Ok(state)
 }
 

@@ -100,6 +100,23 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("wrote {} ({bytes} bytes) in {:.2} s", out.display(), started.elapsed().as_secs_f64());
             Ok(())
         }
+        Command::Trust { files, out } => {
+            let mut sources = Vec::with_capacity(files.len());
+            for file in &files {
+                let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+                sources.push((file.display().to_string(), text));
+            }
+            let manifest = learngraph::trusted::manifest(&sources)?;
+            let json = serde_json::to_string_pretty(&manifest)? + "\n";
+            match out {
+                Some(out) => {
+                    std::fs::write(&out, json).with_context(|| format!("writing {}", out.display()))?;
+                    eprintln!("wrote {} documents to {}", manifest.len(), out.display());
+                }
+                None => print!("{json}"),
+            }
+            Ok(())
+        }
         Command::Token { sub, role, ttl_seconds } => {
             let auth = Auth::new(config.jwt_secret.as_ref().map(learngraph::config::Secret::expose));
             let token = auth

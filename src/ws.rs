@@ -202,7 +202,15 @@ impl Connection {
                         .await
                         .map_err(|()| Close(1011, String::new()));
                 }
-                self.start(id, payload.data(viewer));
+                let mut request = *payload;
+                if let Err(r) = crate::trusted::admit(self.app.trusted.as_deref(), &viewer, &mut request, None) {
+                    let error = json!({ "message": r.message, "extensions": { "code": r.code } });
+                    return self
+                        .send(json!({ "type": "error", "id": id, "payload": [error] }))
+                        .await
+                        .map_err(|()| Close(1011, String::new()));
+                }
+                self.start(id, request.data(viewer));
                 Ok(())
             }
             ClientMessage::Complete { id } => {

@@ -51,6 +51,8 @@ pub struct AppState {
     pub profiling: Arc<crate::store::profiling::Catalog>,
     /// This replica's fan-out of committed activities to live subscribers.
     pub live: crate::live::Live,
+    /// The trusted documents manifest, when configured (`trusted.rs`).
+    pub trusted: Option<Arc<crate::trusted::TrustedDocuments>>,
 }
 
 impl AppState {
@@ -75,6 +77,7 @@ impl AppState {
             statements: Default::default(),
             vectors,
             profiling: Arc::new(profiling),
+            trusted: None,
         }
     }
 

@@ -140,7 +140,7 @@ fn set_fields<'a>(sets: &[&'a SelectionSet], document: &'a ExecutableDocument) -
 }
 
 /// The fragments the document's operations reach, directly or through other fragments.
-fn used_fragments(document: &ExecutableDocument) -> HashSet<Name> {
+pub(crate) fn used_fragments(document: &ExecutableDocument) -> HashSet<Name> {
     fn walk(set: &SelectionSet, document: &ExecutableDocument, used: &mut HashSet<Name>) {
         for selection in &set.items {
             match &selection.node {

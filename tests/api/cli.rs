@@ -120,7 +120,13 @@ fn a_broken_question_bank_stops_the_server_with_every_problem() {
 /// process, its address, and the log lines up to the one that names it.
 #[allow(clippy::zombie_processes)] // the caller kills and waits for it
 pub fn serve(database_url: &str) -> (std::process::Child, String, Vec<String>) {
-    let mut child = bin()
+    serve_with(bin(), database_url)
+}
+
+/// `serve`, from a command that may carry more settings.
+#[allow(clippy::zombie_processes)] // the caller kills and waits for it
+pub fn serve_with(mut command: Command, database_url: &str) -> (std::process::Child, String, Vec<String>) {
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
         .stderr(Stdio::piped())
         .spawn()
@@ -250,4 +256,55 @@ async fn a_missing_postgres_database_is_created() {
     assert!(!String::from_utf8_lossy(&again.stderr).contains("created the database"));
     let conn = Database::connect(&admin).await.expect("admin");
     conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.expect("drop");
+}
+
+#[tokio::test]
+async fn trust_builds_a_manifest_the_server_loads() {
+    let (dir, url) = temp_db();
+    let contract = concat!(env!("CARGO_MANIFEST_DIR"), "/contract");
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(contract)
+        .expect("contract/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "graphql"))
+        .collect();
+    let manifest = dir.join("trusted.json");
+    let out = bin().arg("trust").args(&files).arg("--out").arg(&manifest).output().expect("run trust");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let written: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).expect("manifest")).expect("a JSON object");
+    let operations: usize = files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).expect("read");
+            text.lines()
+                .filter(|l| l.starts_with("query ") || l.starts_with("mutation ") || l.starts_with("subscription "))
+                .count()
+        })
+        .sum();
+    assert_eq!(written.len(), operations, "one document per operation");
+    for (id, text) in &written {
+        assert_eq!(*id, learngraph::trusted::document_id(text), "keyed by the SHA-256 of the text");
+    }
+    // The server starts with it; a manifest with a broken document stops it with a clear message.
+    let (mut child, _, logs) = {
+        let mut cmd = bin();
+        cmd.env("LEARNGRAPH_TRUSTED_DOCUMENTS", &manifest);
+        serve_with(cmd, &url)
+    };
+    assert!(
+        logs.iter().any(|l| l.contains("trusted documents loaded") && l.contains(&format!("documents={operations}"))),
+        "{logs:#?}"
+    );
+    child.kill().ok();
+    child.wait().ok();
+    std::fs::write(&manifest, r#"{"x": "{ broken"}"#).expect("write");
+    let out = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        .env("LEARNGRAPH_TRUSTED_DOCUMENTS", &manifest)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("document x does not parse"), "{stderr}");
+    std::fs::remove_dir_all(dir).ok();
 }

@@ -269,7 +269,7 @@ async fn graphql_response_json_answers_request_errors_with_400(b: Backend) {
 async fn malformed_request_parameters_are_400(b: Backend) {
     let app = TestApp::spawn(b).await;
     for (body, says) in [
-        (json!({ "qurey": "{ __typename }" }), "missing field `query`"),
+        (json!({ "qurey": "{ __typename }" }), "needs `query`"),
         (json!({ "query": 7 }), "invalid type"),
         (json!({ "query": "{ __typename }", "variables": "{}" }), "invalid type"),
         (json!({ "query": "{ __typename }", "operationName": ["A"] }), "invalid type"),

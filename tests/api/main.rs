@@ -26,4 +26,5 @@ mod schema_walk;
 mod scope;
 mod statements;
 mod streaks;
+mod trusted;
 mod wellbeing;
