@@ -183,6 +183,11 @@ pub struct Config {
     #[arg(long, global = true, env = "LEARNGRAPH_TRUSTED_DOCUMENTS_FOR", value_enum, default_value_t = TrustedFor::Learners)]
     pub trusted_documents_for: TrustedFor,
 
+    /// After SIGTERM (or Ctrl-C), how long in-flight requests and WebSockets get to finish before
+    /// the process exits anyway, in seconds. An idle server exits at once.
+    #[arg(long, global = true, env = "LEARNGRAPH_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+
     /// Longest a single SQL statement may run on PostgreSQL, in milliseconds.
     #[arg(long, global = true, env = "LEARNGRAPH_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
     pub statement_timeout_ms: u64,

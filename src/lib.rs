@@ -18,6 +18,7 @@ pub mod trusted;
 pub mod ws;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -78,18 +79,41 @@ impl Server {
             .map(|secs| tokio::spawn(cli::sweep_every(self.state.clone(), secs)));
         let live = self.state.live.clone();
         let db = self.state.db.clone();
+        let grace = std::time::Duration::from_secs(self.state.config.shutdown_grace_secs);
+        let signalled = Arc::new(tokio::sync::Notify::new());
         let stop = {
-            let live = live.clone();
+            let (live, signalled) = (live.clone(), signalled.clone());
             async move {
                 shutdown.await;
+                tracing::info!(
+                    grace_secs = grace.as_secs(),
+                    "shutting down: no new connections; finishing in-flight requests"
+                );
                 // WebSockets are detached from the HTTP server: tell them to close as it stops.
                 live.begin_shutdown();
+                signalled.notify_one();
             }
         };
-        let served = axum::serve(self.listener, http::router(self.state)).with_graceful_shutdown(stop).await;
-        live.shut_down(std::time::Duration::from_secs(5)).await;
-        if let Err(e) = db::checkpoint(&db).await {
-            tracing::warn!(error = %e, "checkpointing the SQLite log at shutdown failed");
+        let serve = axum::serve(self.listener, http::router(self.state)).with_graceful_shutdown(stop).into_future();
+        // In-flight requests get `grace` after the signal; what still runs then is dropped.
+        let served = tokio::select! {
+            served = serve => served,
+            () = async {
+                signalled.notified().await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(grace_secs = grace.as_secs(), "requests still running after the shutdown grace were dropped");
+                Ok(())
+            }
+        };
+        live.shut_down(grace).await;
+        // Bounded: another process holding SQLite's write lock must not keep this one alive.
+        match tokio::time::timeout(std::time::Duration::from_secs(2), db::checkpoint(&db)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "checkpointing the SQLite log at shutdown failed"),
+            Err(_) => {
+                tracing::warn!("checkpointing the SQLite log at shutdown timed out; the log is replayed on start")
+            }
         }
         if let Some(task) = sweeper {
             task.abort();

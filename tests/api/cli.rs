@@ -308,3 +308,66 @@ async fn trust_builds_a_manifest_the_server_loads() {
     assert!(stderr.contains("document x does not parse"), "{stderr}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Holds SQLite's write lock from another connection, so that a write sent to the server waits.
+async fn hold_write_lock(url: &str) -> sea_orm::DatabaseConnection {
+    use sea_orm::{ConnectOptions, ConnectionTrait, Database};
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.max_connections(1).min_connections(1).sqlx_logging(false);
+    let db = Database::connect(options).await.expect("connect");
+    db.execute_unprepared("BEGIN IMMEDIATE").await.expect("take the write lock");
+    db
+}
+
+fn terminate(child: &std::process::Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+}
+
+/// SIGTERM lets a request in flight finish and answer, then exits 0; a request that outlives
+/// `LEARNGRAPH_SHUTDOWN_GRACE_SECS` does not keep the process alive.
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish_within_the_grace() {
+    use sea_orm::ConnectionTrait;
+    let (dir, url) = temp_db();
+    let (mut child, addr, _) = serve(&url);
+    let lock = hold_write_lock(&url).await;
+    let write = |name: &'static str| {
+        let addr = addr.clone();
+        tokio::spawn(async move {
+            let body = serde_json::json!({ "query": format!("mutation {{ ensureLearner(input: {{ externalId: \"{name}\" }}) {{ created }} }}") });
+            let res = crate::common::http_client().post(format!("http://{addr}/graphql")).json(&body).send().await;
+            res.ok().map(|r| r.status().as_u16())
+        })
+    };
+    let in_flight = write("in-flight");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    terminate(&child);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(child.try_wait().expect("try_wait").is_none(), "still finishing the request in flight");
+    lock.execute_unprepared("ROLLBACK").await.expect("release");
+    assert_eq!(in_flight.await.expect("join"), Some(200), "the request in flight was answered");
+    assert!(child.wait().expect("wait").success(), "exit 0 after SIGTERM");
+    assert_eq!(learners_in_copy_of(&dir.join("db.sqlite")).await, 1, "and its write kept");
+
+    // A request stuck past the grace: the process exits anyway, and cleanly.
+    let mut command = bin();
+    command.env("LEARNGRAPH_SHUTDOWN_GRACE_SECS", "1");
+    let (mut child, addr, _) = serve_with(command, &url);
+    lock.execute_unprepared("BEGIN IMMEDIATE").await.expect("take the write lock");
+    let addr_for_stuck = addr.clone();
+    let stuck = tokio::spawn(async move {
+        let body =
+            serde_json::json!({ "query": "mutation { ensureLearner(input: { externalId: \"stuck\" }) { created } }" });
+        crate::common::http_client().post(format!("http://{addr_for_stuck}/graphql")).json(&body).send().await.is_ok()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let stopped = std::time::Instant::now();
+    terminate(&child);
+    assert!(child.wait().expect("wait").success(), "exit 0 after the grace");
+    assert!(stopped.elapsed() < std::time::Duration::from_secs(8), "bounded by the grace: {:?}", stopped.elapsed());
+    assert!(!stuck.await.expect("join"), "the stuck request was dropped, not answered");
+    lock.execute_unprepared("ROLLBACK").await.expect("release");
+    drop(child);
+    std::fs::remove_dir_all(dir).ok();
+}
