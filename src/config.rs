@@ -61,6 +61,26 @@ pub enum Command {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Import learners' history from a store learngraph replaces (see the README, "Moving from an
+    /// existing store"). One transaction per learner; running it again imports nothing twice.
+    /// Exit code 0: everything imported or already present; 2: some rows skipped (listed);
+    /// 1: failed (with --strict, nothing was written).
+    Import {
+        /// What the source is.
+        #[arg(value_enum)]
+        source: crate::import::sources::Source,
+        /// Its directory, file or database URL.
+        location: String,
+        /// Read and check everything and report what would be imported; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Stop at the first malformed file, row or value, and write nothing.
+        #[arg(long)]
+        strict: bool,
+        /// Keep `user_7` and `7` apart (by default they are one learner, `7`).
+        #[arg(long)]
+        keep_user_ids: bool,
+    },
     /// Mint a bearer token signed with the configured secret.
     Token {
         /// The learner's externalId (for role `learner`) or a name for staff and services.

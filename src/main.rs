@@ -100,6 +100,20 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("wrote {} ({bytes} bytes) in {:.2} s", out.display(), started.elapsed().as_secs_f64());
             Ok(())
         }
+        Command::Import { source, location, dry_run, strict, keep_user_ids } => {
+            let state = build_state(config, Clock::System).await?;
+            let options = learngraph::import::Options { dry_run, strict, merge_prefixed_ids: !keep_user_ids };
+            let started = std::time::Instant::now();
+            let report = learngraph::import::run(&state, source, &location, options).await?;
+            for line in report.lines() {
+                println!("{line}");
+            }
+            eprintln!("took {:.1} s", started.elapsed().as_secs_f64());
+            if report.incomplete() {
+                std::process::exit(2);
+            }
+            Ok(())
+        }
         Command::Trust { files, out } => {
             let mut sources = Vec::with_capacity(files.len());
             for file in &files {

@@ -53,6 +53,12 @@ impl LearnerScope {
         })
     }
 
+    /// A learner reached by the operator's own commands (`learngraph import`), which run with the
+    /// authority of whoever holds the database URL, not of a request's viewer.
+    pub fn for_operator(row: learner::Model) -> LearnerScope {
+        LearnerScope(Arc::new(row))
+    }
+
     /// The same learner after a write changed its row.
     pub fn updated(&self, row: learner::Model) -> ApiResult<LearnerScope> {
         if row.id != self.0.id {

@@ -15,6 +15,7 @@ mod events;
 mod fixtures;
 mod goals;
 mod http;
+mod import;
 mod learners;
 pub mod live;
 mod meta;

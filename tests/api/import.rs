@@ -1,0 +1,336 @@
+//! `learngraph import`: each source imports to the values expected (read back through GraphQL),
+//! a second run imports nothing new, `--dry-run` writes nothing, a malformed row is skipped and
+//! reported while `--strict` changes nothing, and `7` and `user_7` end up as one learner. The
+//! fixtures are written by the tests in each source's format.
+
+use std::path::{Path, PathBuf};
+
+use learngraph::import::sources::Source;
+use learngraph::import::{Counts, Options, Report, Streak, run};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+use crate::common::{Backend, TestApp, postgres_url};
+
+crate::on_each_backend!(
+    progress_json_imports_once_as_one_learner_per_person,
+    dry_run_writes_nothing_and_strict_changes_nothing,
+    progress_db_imports_attempts_sessions_and_reports_streaks,
+    profile_store_imports_goal_profiles_and_events,
+);
+
+const OPTIONS: Options = Options { dry_run: false, strict: false, merge_prefixed_ids: true };
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(format!("learngraph-import-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        TempDir(dir)
+    }
+
+    fn write(&self, name: &str, value: &Value) {
+        std::fs::write(self.0.join(name), value.to_string()).expect("write");
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 path")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// A progress-json directory: learner 7's attempts in two files (`7` and `user_7`), learner 8's
+/// with one malformed row and one extra field, and stored streaks (7's disagrees).
+fn progress_json_fixture() -> TempDir {
+    let dir = TempDir::new();
+    dir.write(
+        "attempts_7.json",
+        &json!([
+            { "exercise_id": "add-1", "is_correct": true, "user_answer": "2", "created_at": "2024-03-01T10:00:00+00:00" },
+            { "exercise_id": "add-2", "is_correct": false, "user_answer": "5", "created_at": "2024-03-02 10:00:00" },
+            { "exercise_id": "add-2", "is_correct": false, "user_answer": "5", "created_at": "2024-03-02 10:00:00" },
+        ]),
+    );
+    dir.write(
+        "attempts_user_7.json",
+        &json!([{ "exercise_id": "add-3", "is_correct": true, "timestamp": "2024-03-03T09:00:00+00:00", "session_id": "s-1" }]),
+    );
+    dir.write(
+        "attempts_8.json",
+        &json!([
+            { "exercise_id": "sub-1", "is_correct": true, "created_at": "2024-03-05T08:00:00+00:00", "hint_used": true },
+            { "exercise_id": "sub-2", "is_correct": "yes", "created_at": "2024-03-05T08:05:00+00:00" },
+        ]),
+    );
+    dir.write(
+        "streaks.json",
+        &json!({
+            "user_7": { "current_streak": 5, "longest_streak": 5, "last_practice_date": "2024-03-03" },
+            "8": { "current_streak": 1, "longest_streak": 1, "last_practice_date": "2024-03-05" },
+        }),
+    );
+    dir
+}
+
+fn counts(report: &Report, table: &str) -> Counts {
+    report.tables.get(table).copied().unwrap_or_default()
+}
+
+const LEARNER: &str = "query($e: String!) { learner(externalId: $e) { externalId \
+    streak { longest lastPracticeDate } progress { totalAttempts correctAttempts } \
+    attempts(first: 20) { edges { node { exerciseId isCorrect userAnswer details occurredAt session { id startedAt endedAt } } } } \
+    sessions(first: 10) { edges { node { startedAt endedAt } } } } }";
+
+async fn progress_json_imports_once_as_one_learner_per_person(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let dir = progress_json_fixture();
+    let report = run(&app.state, Source::ProgressJson, dir.path(), OPTIONS).await.expect("import");
+    assert_eq!(
+        counts(&report, "attempts_*.json"),
+        Counts { read: 6, imported: 5, present: 0, skipped: 1 },
+        "{report:#?}"
+    );
+    assert_eq!(report.problems, vec!["attempts_8.json item 1: is_correct \"yes\" is not a boolean".to_owned()]);
+    assert_eq!(report.learners_created, 2, "7 and user_7 are one learner");
+    assert_eq!(
+        report.streak_mismatches.iter().map(|m| (m.learner.as_str(), m.stored, m.recomputed)).collect::<Vec<_>>(),
+        vec![(
+            "7",
+            Streak { current: 5, longest: 5, last: "2024-03-03".parse().ok() },
+            Streak { current: 3, longest: 3, last: "2024-03-03".parse().ok() }
+        )],
+        "the stored streak is reported, the recomputed one kept"
+    );
+    let seven = app.ok(LEARNER, json!({ "e": "7" })).await;
+    let seven = &seven["learner"];
+    assert_eq!(seven["progress"], json!({ "totalAttempts": 4, "correctAttempts": 2 }));
+    assert_eq!(seven["streak"], json!({ "longest": 3, "lastPracticeDate": "2024-03-03" }));
+    let attempts: Vec<&Value> =
+        seven["attempts"]["edges"].as_array().expect("edges").iter().map(|e| &e["node"]).collect();
+    assert_eq!(attempts[0]["exerciseId"], "add-3", "newest first");
+    assert_eq!(attempts[0]["details"], json!({ "session_id": "s-1" }), "extras are kept in details");
+    assert_eq!(attempts[3]["userAnswer"], "2");
+    assert_eq!(attempts[3]["occurredAt"], "2024-03-01T10:00:00+00:00");
+    assert!(app.ok(LEARNER, json!({ "e": "user_7" })).await["learner"].is_null(), "no second learner for user_7");
+    let eight = app.ok(LEARNER, json!({ "e": "8" })).await;
+    assert_eq!(eight["learner"]["attempts"]["edges"][0]["node"]["details"], json!({ "hint_used": true }));
+    assert!(report.streak_mismatches.iter().all(|m| m.learner != "8"), "8's stored streak agrees with its attempts");
+
+    // Again: nothing new, and it says so.
+    let again = run(&app.state, Source::ProgressJson, dir.path(), OPTIONS).await.expect("import again");
+    assert_eq!(counts(&again, "attempts_*.json"), Counts { read: 6, imported: 0, present: 5, skipped: 1 });
+    assert_eq!((again.learners_created, again.learners_present), (0, 2));
+    assert_eq!(app.count_rows("attempts", None).await, 5);
+
+    // Kept apart on request.
+    let apart = TestApp::spawn(b).await;
+    let options = Options { merge_prefixed_ids: false, ..OPTIONS };
+    let report = run(&apart.state, Source::ProgressJson, dir.path(), options).await.expect("import");
+    assert_eq!(report.learners_created, 3);
+    assert_eq!(apart.ok(LEARNER, json!({ "e": "user_7" })).await["learner"]["progress"]["totalAttempts"], 1);
+}
+
+async fn dry_run_writes_nothing_and_strict_changes_nothing(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let dir = progress_json_fixture();
+    let dry = Options { dry_run: true, ..OPTIONS };
+    let report = run(&app.state, Source::ProgressJson, dir.path(), dry).await.expect("dry run");
+    assert!(report.dry_run);
+    assert_eq!(counts(&report, "attempts_*.json"), Counts { read: 6, imported: 5, present: 0, skipped: 1 });
+    assert_eq!(report.learners_created, 2, "reported as it would be");
+    assert_eq!(app.count_rows("learners", None).await, 0, "nothing written");
+    assert_eq!(app.count_rows("attempts", None).await, 0);
+
+    let strict = Options { strict: true, ..OPTIONS };
+    let error = run(&app.state, Source::ProgressJson, dir.path(), strict).await.expect_err("a malformed row stops it");
+    assert!(error.to_string().contains("attempts_8.json item 1"), "{error}");
+    assert_eq!(app.count_rows("learners", None).await, 0, "strict changed nothing");
+
+    // A row only the store refuses (an exercise id too long) is caught by strict's dry pass.
+    let refused = TempDir::new();
+    refused.write(
+        "attempts_1.json",
+        &json!([{ "exercise_id": "ok", "is_correct": true, "created_at": "2024-03-01T10:00:00+00:00" }]),
+    );
+    refused.write(
+        "attempts_2.json",
+        &json!([{ "exercise_id": "x".repeat(500), "is_correct": true, "created_at": "2024-03-01T10:00:00+00:00" }]),
+    );
+    let error = run(&app.state, Source::ProgressJson, refused.path(), strict).await.expect_err("refused row");
+    assert!(error.to_string().contains("attempts_2.json item 0"), "{error}");
+    assert_eq!(app.count_rows("attempts", None).await, 0, "strict changed nothing");
+    // Without strict, the good learner comes in and the bad row is skipped.
+    let report = run(&app.state, Source::ProgressJson, refused.path(), OPTIONS).await.expect("import");
+    assert_eq!(counts(&report, "attempts_*.json"), Counts { read: 2, imported: 1, present: 0, skipped: 1 });
+    assert!(report.incomplete());
+}
+
+/// The progress tables as SQLAlchemy made them, in a SQLite file (destination SQLite) or in a
+/// scratch PostgreSQL database (destination PostgreSQL), so both source engines are read.
+async fn progress_tables(b: Backend, dir: &TempDir) -> (String, Option<(String, String)>) {
+    let (url, scratch) = match b {
+        Backend::Sqlite => (format!("sqlite://{}/progress.db?mode=rwc", dir.path()), None),
+        Backend::Postgres => {
+            let admin = postgres_url().expect("postgres");
+            let name = format!("lg_test_src_{}", uuid::Uuid::new_v4().simple());
+            let conn = Database::connect(&admin).await.expect("connect");
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create");
+            conn.close().await.ok();
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).expect("url");
+            (format!("{base}/{name}"), Some((admin, name)))
+        }
+    };
+    let db = Database::connect(&url).await.expect("connect source");
+    for sql in [
+        "CREATE TABLE attempts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, exercise_id VARCHAR(100), is_correct BOOLEAN, user_answer TEXT, created_at TIMESTAMP)",
+        "CREATE TABLE sessions (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, started_at TIMESTAMP, ended_at TIMESTAMP, total_exercises INTEGER, correct_answers INTEGER)",
+        "CREATE TABLE user_profiles (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, current_streak INTEGER, longest_streak INTEGER, last_practice_date DATE)",
+        "INSERT INTO attempts VALUES (1, 7, 'mul-1', TRUE, '12', '2024-03-01 10:00:00'), (2, 7, 'mul-2', FALSE, '13', '2024-03-02 10:00:00.250000'), \
+         (3, 7, 'mul-2', TRUE, '14', '2024-03-02 10:01:00'), (4, 9, 'div-1', TRUE, NULL, '2024-02-01 09:00:00'), (5, 9, 'div-2', NULL, '1', '2024-02-01 09:01:00')",
+        "INSERT INTO sessions VALUES (1, 7, '2024-03-02 09:55:00', '2024-03-02 10:05:00', 2, 1)",
+        "INSERT INTO user_profiles VALUES (1, 7, 2, 2, '2024-03-02'), (2, 9, 4, 9, '2024-02-01')",
+    ] {
+        db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    db.close().await.ok();
+    (url, scratch)
+}
+
+async fn drop_scratch(scratch: Option<(String, String)>) {
+    if let Some((admin, name)) = scratch {
+        let conn = Database::connect(&admin).await.expect("connect");
+        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok();
+        conn.close().await.ok();
+    }
+}
+
+async fn progress_db_imports_attempts_sessions_and_reports_streaks(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let dir = TempDir::new();
+    let (url, scratch) = progress_tables(b, &dir).await;
+    let report = run(&app.state, Source::ProgressDb, &url, OPTIONS).await.expect("import");
+    assert_eq!(counts(&report, "attempts"), Counts { read: 5, imported: 4, present: 0, skipped: 1 }, "{report:#?}");
+    assert_eq!(report.problems, vec!["attempts id 5: is_correct \"NULL\" is not a boolean".to_owned()]);
+    assert_eq!(counts(&report, "sessions"), Counts { read: 1, imported: 1, present: 0, skipped: 0 });
+    assert_eq!(counts(&report, "user_profiles"), Counts { read: 2, imported: 2, present: 0, skipped: 0 });
+    let mismatched: Vec<&str> = report.streak_mismatches.iter().map(|m| m.learner.as_str()).collect();
+    assert_eq!(mismatched, vec!["9"], "7's stored streak agrees; 9's (longest 9) does not");
+    let seven = app.ok(LEARNER, json!({ "e": "7" })).await;
+    let seven = &seven["learner"];
+    assert_eq!(seven["progress"], json!({ "totalAttempts": 3, "correctAttempts": 2 }));
+    assert_eq!(seven["streak"], json!({ "longest": 2, "lastPracticeDate": "2024-03-02" }));
+    assert_eq!(
+        seven["sessions"]["edges"][0]["node"],
+        json!({ "startedAt": "2024-03-02T09:55:00+00:00", "endedAt": "2024-03-02T10:05:00+00:00" })
+    );
+    let second = &seven["attempts"]["edges"][1]["node"];
+    assert_eq!(
+        (second["exerciseId"].as_str(), second["occurredAt"].as_str()),
+        (Some("mul-2"), Some("2024-03-02T10:00:00.250+00:00"))
+    );
+
+    let again = run(&app.state, Source::ProgressDb, &url, OPTIONS).await.expect("again");
+    assert_eq!(counts(&again, "attempts"), Counts { read: 5, imported: 0, present: 4, skipped: 1 });
+    assert_eq!(counts(&again, "sessions"), Counts { read: 1, imported: 0, present: 1, skipped: 0 });
+    assert_eq!(app.count_rows("attempts", None).await, 4);
+    assert_eq!(app.count_rows("sessions", None).await, 1);
+    drop_scratch(scratch).await;
+}
+
+async fn profile_store_imports_goal_profiles_and_events(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let dir = TempDir::new();
+    dir.write(
+        "profiles.json",
+        &json!({
+            "TestUser:0": { "level": "beginner", "summary": "likes puzzles" },
+            "TestUser:1": { "level": "advanced" },
+            "no-goal-here": { "x": 1 },
+        }),
+    );
+    dir.write(
+        "events.json",
+        &json!({
+            "TestUser": [
+                { "event_type": "quiz_completed", "goal_id": 0, "timestamp": "2024-03-01T10:00:00+00:00", "score": 3 },
+                { "type": "login", "timestamp": 1709290800 },
+                "not an event",
+                { "event_type": "note", "goal_id": 4, "timestamp": "2024-03-02T10:00:00+00:00" },
+            ],
+        }),
+    );
+    let report = run(&app.state, Source::ProfileStore, dir.path(), OPTIONS).await.expect("import");
+    assert_eq!(
+        counts(&report, "profiles.json"),
+        Counts { read: 3, imported: 2, present: 0, skipped: 1 },
+        "{report:#?}"
+    );
+    assert_eq!(counts(&report, "events.json"), Counts { read: 4, imported: 3, present: 0, skipped: 1 }, "{report:#?}");
+    assert_eq!(counts(&report, "events.json (goals)").imported, 1, "the goal only an event names is created");
+    assert!(report.problems.iter().any(|p| p.contains("profiles.json key \"no-goal-here\"")), "{:?}", report.problems);
+    assert!(report.problems.iter().any(|p| p.contains("events.json key \"TestUser\" item 2")), "{:?}", report.problems);
+    let query = "query { learner(externalId: \"TestUser\") { \
+        g0: goal(externalId: \"0\") { profile profileVersion } g1: goal(externalId: \"1\") { profile profileVersion } \
+        g4: goal(externalId: \"4\") { profileVersion } \
+        events(first: 10) { edges { node { kind occurredAt payload goal { externalId } } } } } }";
+    let data = app.ok(query, json!({})).await;
+    let learner = &data["learner"];
+    assert_eq!(
+        learner["g0"],
+        json!({ "profile": { "level": "beginner", "summary": "likes puzzles" }, "profileVersion": 1 })
+    );
+    assert_eq!(learner["g1"]["profileVersion"], 1);
+    assert_eq!(learner["g4"]["profileVersion"], 0, "a goal known only from an event has no profile");
+    let events: Vec<&Value> =
+        learner["events"]["edges"].as_array().expect("edges").iter().map(|e| &e["node"]).collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds, vec!["note", "login", "quiz_completed"], "newest first, by when they happened");
+    assert_eq!(events[1]["occurredAt"], "2024-03-01T11:00:00+00:00", "epoch seconds");
+    assert_eq!(events[2]["payload"]["score"], 3, "the whole event is kept as the payload");
+    assert_eq!(events[2]["goal"]["externalId"], "0");
+
+    let again = run(&app.state, Source::ProfileStore, dir.path(), OPTIONS).await.expect("again");
+    assert_eq!(counts(&again, "profiles.json"), Counts { read: 3, imported: 0, present: 2, skipped: 1 });
+    assert_eq!(counts(&again, "events.json"), Counts { read: 4, imported: 0, present: 3, skipped: 1 });
+    // A profile that changed in the store becomes the goal's next version.
+    dir.write("profiles.json", &json!({ "TestUser:0": { "level": "intermediate" } }));
+    let changed = run(&app.state, Source::ProfileStore, dir.path(), OPTIONS).await.expect("changed");
+    assert_eq!(counts(&changed, "profiles.json").imported, 1);
+    let data = app.ok(query, json!({})).await;
+    assert_eq!(data["learner"]["g0"], json!({ "profile": { "level": "intermediate" }, "profileVersion": 2 }));
+}
+
+/// The command: its report, and its exit code saying that rows were skipped.
+#[tokio::test]
+async fn the_import_command_reports_and_exits_2_when_rows_were_skipped() {
+    let dir = progress_json_fixture();
+    let db = TempDir::new();
+    let url = format!("sqlite://{}/db.sqlite?mode=rwc", db.path());
+    let run = |extra: &[&str]| {
+        crate::cli::bin()
+            .args(["import", "progress-json", dir.path(), "--database-url", &url])
+            .args(extra)
+            .output()
+            .expect("run import")
+    };
+    let out = run(&["--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("dry run: nothing was written"), "{stdout}");
+    assert!(stdout.contains("attempts_8.json item 1: is_correct"), "{stdout}");
+    let out = run(&["--strict"]);
+    assert_eq!(out.status.code(), Some(1), "strict fails");
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find(|l| l.starts_with("attempts_*.json")).expect("a line per file kind");
+    assert_eq!(line.split_whitespace().skip(1).collect::<Vec<_>>(), vec!["6", "5", "0", "1"], "{stdout}");
+    assert!(stdout.contains("current 5 -> 3"), "the stored streak that disagrees: {stdout}");
+    let _ = Path::new(db.path());
+}
