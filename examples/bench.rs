@@ -124,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
             ms(pct(&times, 0.99))
         );
     }
-    println!("peak RSS (server and load generator, one process): {} MiB", peak_rss_kib() / 1024);
+    println!("peak RSS (server and load generator, one process): {} MiB", support::peak_rss_kib() / 1024);
 
     stop.send(()).ok();
     serving.await.ok();
@@ -228,14 +228,4 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-/// Peak resident set size of this process (VmHWM), in KiB.
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }

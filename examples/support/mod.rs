@@ -45,3 +45,14 @@ impl BenchDatabase {
         Ok(())
     }
 }
+
+/// Peak resident set size of this process (VmHWM), in KiB.
+#[allow(dead_code)] // not every benchmark prints it
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}

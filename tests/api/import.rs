@@ -334,3 +334,76 @@ async fn the_import_command_reports_and_exits_2_when_rows_were_skipped() {
     assert!(stdout.contains("current 5 -> 3"), "the stored streak that disagrees: {stdout}");
     let _ = Path::new(db.path());
 }
+
+/// What a database holds after an import, in figures that any half-written learner would change.
+async fn fingerprint(url: &str) -> Vec<i64> {
+    let db = Database::connect(url).await.expect("connect");
+    let mut out = vec![];
+    for sql in [
+        "SELECT COUNT(*) AS n FROM learners",
+        "SELECT COUNT(*) AS n FROM attempts",
+        "SELECT COUNT(*) AS n FROM practice_days",
+        "SELECT COUNT(*) AS n FROM exercise_stats",
+        "SELECT COALESCE(SUM(total_attempts), 0) AS n FROM learner_progress",
+        "SELECT COALESCE(SUM(correct_attempts), 0) AS n FROM learner_progress",
+        "SELECT COALESCE(SUM(longest_streak), 0) AS n FROM learner_progress",
+    ] {
+        let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.expect(sql);
+        out.push(row.expect("row").try_get::<i64>("", "n").expect("n"));
+    }
+    db.close().await.ok();
+    out
+}
+
+/// An import killed half way and run again ends in the same state as one clean run.
+#[tokio::test]
+async fn an_interrupted_import_rerun_ends_as_one_clean_run() {
+    const LEARNERS: usize = 300;
+    let dir = TempDir::new();
+    for l in 0..LEARNERS {
+        let attempts: Vec<Value> = (0..4)
+            .map(|i| json!({ "exercise_id": format!("ex-{}", i % 4), "is_correct": (l + i) % 3 != 0, "created_at": format!("2024-03-{:02}T10:00:00Z", 1 + (l + i) % 9) }))
+            .collect();
+        dir.write(&format!("attempts_{l}.json"), &Value::Array(attempts));
+    }
+    let dbs = TempDir::new();
+    let url = |name: &str| format!("sqlite://{}/{name}.sqlite?mode=rwc", dbs.path());
+    let import = |url: &str| {
+        let mut command = crate::cli::bin();
+        command.args(["import", "progress-json", dir.path(), "--database-url", url]);
+        command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        command
+    };
+    let clean = import(&url("clean")).status().expect("clean run");
+    assert!(clean.success());
+
+    let interrupted = url("interrupted");
+    let mut child = import(&interrupted).spawn().expect("spawn");
+    // Kill it once some learners are in, well before all are.
+    let mut imported_at_kill = 0;
+    for _ in 0..2_000 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        if let Ok(db) = Database::connect(&interrupted).await {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    "SELECT COUNT(*) AS n FROM learners",
+                ))
+                .await;
+            db.close().await.ok();
+            if let Ok(Some(row)) = row {
+                imported_at_kill = row.try_get::<i64>("", "n").unwrap_or(0);
+                if imported_at_kill >= 10 {
+                    break;
+                }
+            }
+        }
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().ok();
+    let partial = fingerprint(&interrupted).await;
+    assert!(partial[0] > 0 && partial[0] < LEARNERS as i64, "killed half way: {partial:?} ({imported_at_kill} seen)");
+    assert_eq!(partial[1], partial[0] * 4, "no learner is half-imported: {partial:?}");
+    assert!(import(&interrupted).status().expect("rerun").success());
+    assert_eq!(fingerprint(&interrupted).await, fingerprint(&url("clean")).await, "the same as one clean run");
+}
