@@ -143,6 +143,37 @@ pub struct Incoming {
     pub attempts: Vec<IncomingAttempt>,
     /// The streak the source stored, with the table it came from.
     pub stored_streak: Option<(String, Streak)>,
+    /// Learner details (the learner-profile file), each with the table it came from.
+    pub details: Vec<(String, IncomingDetail)>,
+}
+
+/// One learner detail, as `syncLearnerProfile` would set it.
+#[derive(Debug)]
+pub enum IncomingDetail {
+    Preference {
+        category: String,
+        value: String,
+    },
+    Interest(String),
+    Struggle(String),
+    Metric {
+        task_name: String,
+        metrics: serde_json::Value,
+    },
+    Objective {
+        objective_id: String,
+        status: entity::objective_progress::ObjectiveStatus,
+        score: Option<f64>,
+        details: Option<serde_json::Value>,
+        started_at: Option<DateTime<Utc>>,
+        completed_at: Option<DateTime<Utc>>,
+    },
+    Badge {
+        badge_id: String,
+        name: String,
+        details: Option<serde_json::Value>,
+        earned_at: Option<DateTime<Utc>>,
+    },
 }
 
 #[derive(Debug)]
@@ -184,6 +215,10 @@ pub struct IncomingAttempt {
     pub occurred_at: DateTime<Utc>,
     pub session_source_id: Option<String>,
     pub details: Option<serde_json::Value>,
+    pub activity_type: Option<String>,
+    pub objective_id: Option<String>,
+    pub score: Option<f64>,
+    pub completed: Option<bool>,
 }
 
 /// Writes `learners` (each in one transaction), adding to `report`. In strict mode the caller has
@@ -320,6 +355,17 @@ async fn write_learner(
         session_ids.insert(s.source_id, id);
     }
 
+    for (table, detail) in incoming.details {
+        match write_detail(&txn, &learner, detail, now).await {
+            Ok(true) => report.counts(&table).imported += 1,
+            Ok(false) => report.counts(&table).present += 1,
+            Err(ApiError::BadInput { field, reason }) => {
+                report.skip(&table, format!("{table} of {}: invalid `{field}`: {reason}", learner.model().external_id));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+
     // Events and attempts carry their import keys as idempotency keys.
     let event_keys =
         keys_of::<event::Entity>(&txn, learner.id(), event::Column::LearnerId, event::Column::IdempotencyKey).await?;
@@ -363,12 +409,12 @@ async fn write_learner(
         let parsed = store::practice::NewAttempt::parse(
             &a.exercise_id,
             a.is_correct,
-            None,
-            None,
-            None,
+            a.completed,
+            a.activity_type,
+            a.objective_id,
             None,
             session_id,
-            None,
+            a.score,
             a.user_answer,
             None,
             a.details,
@@ -409,6 +455,76 @@ async fn write_learner(
         txn.commit().await?;
     }
     Ok(())
+}
+
+/// Sets one detail unless the learner already has it as the source says; true when written.
+async fn write_detail(
+    txn: &crate::db::WriteTxn,
+    learner: &LearnerScope,
+    detail: IncomingDetail,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    use entity::{badge, cognitive_metric, objective_progress, preference};
+    use sea_orm::ActiveModelTrait;
+    use store::details::{self, ItemKind};
+    let id = learner.id();
+    match detail {
+        IncomingDetail::Preference { category, value } => {
+            let (category, value) = (details::key("category", &category)?, details::item("value", &value)?);
+            let stored = preference::Entity::find_by_id((id, category.clone())).one(&**txn).await?;
+            if stored.is_some_and(|p| p.value == value) {
+                return Ok(false);
+            }
+            details::set_preference(txn, learner, category, value, now).await?;
+            Ok(true)
+        }
+        IncomingDetail::Interest(name) => {
+            Ok(details::add_item(txn, learner, ItemKind::Interest, details::item("name", &name)?, now).await?)
+        }
+        IncomingDetail::Struggle(text) => {
+            Ok(details::add_item(txn, learner, ItemKind::Struggle, details::item("description", &text)?, now).await?)
+        }
+        IncomingDetail::Metric { task_name, metrics } => {
+            let task_name = details::key("taskName", &task_name)?;
+            let stored = cognitive_metric::Entity::find_by_id((id, task_name.clone())).one(&**txn).await?;
+            if stored.is_some_and(|m| m.metrics == metrics) {
+                return Ok(false);
+            }
+            details::record_metric(txn, learner, task_name, metrics, now).await?;
+            Ok(true)
+        }
+        IncomingDetail::Objective { objective_id, status, score, details: extra, started_at, completed_at } => {
+            let objective_id = details::key("objectiveId", &objective_id)?;
+            let score = details::score("score", score)?;
+            let stored = objective_progress::Entity::find_by_id((id, objective_id.clone())).one(&**txn).await?;
+            if stored.is_some_and(|o| o.status == status && o.score == score && (extra.is_none() || o.details == extra))
+            {
+                return Ok(false);
+            }
+            let update = details::ObjectiveUpdate { objective_id, status, score, details: extra };
+            let written = details::update_objective(txn, learner, update, now).await?;
+            // The source's own times, where it kept them, rather than the time of the import.
+            if started_at.is_some() || completed_at.is_some() {
+                let mut row: objective_progress::ActiveModel = written.clone().into();
+                if let Some(at) = started_at.filter(|_| written.started_at.is_some()) {
+                    row.started_at = sea_orm::Set(Some(at));
+                }
+                if let Some(at) = completed_at.filter(|_| written.completed_at.is_some()) {
+                    row.completed_at = sea_orm::Set(Some(at));
+                }
+                row.update(&**txn).await?;
+            }
+            Ok(true)
+        }
+        IncomingDetail::Badge { badge_id, name, details: extra, earned_at } => {
+            let badge_id = details::key("badgeId", &badge_id)?;
+            if badge::Entity::find_by_id((id, badge_id.clone())).one(&**txn).await?.is_some() {
+                return Ok(false);
+            }
+            let new = details::NewBadge { badge_id, name: details::item("name", &name)?, details: extra, earned_at };
+            Ok(details::award_badge(txn, learner, new, now).await?.1)
+        }
+    }
 }
 
 /// The import keys (`import:…`) a learner's rows of `E` already carry.

@@ -12,7 +12,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::{Map, Value};
 
-use super::{Incoming, IncomingAttempt, IncomingEvent, IncomingGoal, IncomingSession, Options, Report, Streak};
+use super::{
+    Incoming, IncomingAttempt, IncomingDetail, IncomingEvent, IncomingGoal, IncomingSession, Options, Report, Streak,
+};
 
 /// What `learngraph import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -24,6 +26,9 @@ pub enum Source {
     /// The progress SQL tables (`attempts`, `sessions`, `user_profiles`) in a SQLite file or a
     /// PostgreSQL database, given as a URL (`sqlite://progress.db`, `postgres://…`).
     ProgressDb,
+    /// The learner-profile prototype's SQLite file (`edpsych_connect_dala.db`): details, objective
+    /// progress, badges and activity attempts.
+    Dala,
 }
 
 pub async fn read(
@@ -37,6 +42,7 @@ pub async fn read(
         Source::ProfileStore => profile_store(Path::new(location), &mut learners, report)?,
         Source::ProgressJson => progress_json(Path::new(location), &mut learners, report)?,
         Source::ProgressDb => progress_db(location, &mut learners, report).await?,
+        Source::Dala => dala(location, &mut learners, report).await?,
     }
     Ok(learners.by_id.into_values().collect())
 }
@@ -254,6 +260,10 @@ fn json_attempt(
         occurred_at,
         session_source_id,
         details: (!extras.is_empty()).then_some(Value::Object(extras)),
+        activity_type: None,
+        objective_id: None,
+        score: None,
+        completed: None,
     })
 }
 
@@ -440,6 +450,168 @@ async fn progress_db(url: &str, learners: &mut Learners, report: &mut Report) ->
     }
     db.close().await.ok();
     Ok(())
+}
+
+/// `sqlite://…` for a path given bare, read-only either way.
+fn sqlite_url(location: &str) -> String {
+    let url = if location.contains("://") { location.to_owned() } else { format!("sqlite://{location}") };
+    if url.contains("mode=") { url } else { format!("{url}{}mode=ro", if url.contains('?') { "&" } else { "?" }) }
+}
+
+/// A JSON column as SQLite keeps it (text); text that is not JSON is kept as a JSON string.
+fn json_text(text: Option<String>) -> Option<Value> {
+    text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)))
+}
+
+/// The learner-profile prototype's SQLite file.
+async fn dala(location: &str, learners: &mut Learners, report: &mut Report) -> anyhow::Result<()> {
+    use entity::objective_progress::ObjectiveStatus;
+    let url = sqlite_url(location);
+    let db = Database::connect(&url).await.with_context(|| format!("opening {location}"))?;
+    let rows = |sql: &'static str| db.query_all_raw(Statement::from_string(DbBackend::Sqlite, sql.to_owned()));
+    let learner_ids = rows("SELECT CAST(id AS TEXT) AS id FROM learner_profiles ORDER BY id")
+        .await
+        .context("reading learner_profiles")?;
+    for row in learner_ids {
+        report.counts("learner_profiles").read += 1;
+        match text(&row, "id") {
+            Some(id) => {
+                report.counts("learner_profiles").imported += 1;
+                learners.of(&id);
+            }
+            None => report.skip("learner_profiles", "learner_profiles: a row without id".to_owned()),
+        }
+    }
+    type Reader = fn(&sea_orm::QueryResult) -> Result<IncomingDetail, String>;
+    let tables: [(&str, &'static str, Reader); 6] = [
+        (
+            "preferences",
+            "SELECT CAST(id AS TEXT) AS id, learner_id, category, value FROM preferences ORDER BY id",
+            |r| Ok(IncomingDetail::Preference { category: need(r, "category")?, value: need(r, "value")? }),
+        ),
+        ("interests", "SELECT CAST(id AS TEXT) AS id, learner_id, interest_name FROM interests ORDER BY id", |r| {
+            Ok(IncomingDetail::Interest(need(r, "interest_name")?))
+        }),
+        (
+            "struggles",
+            "SELECT CAST(id AS TEXT) AS id, learner_id, struggle_description FROM struggles ORDER BY id",
+            |r| Ok(IncomingDetail::Struggle(need(r, "struggle_description")?)),
+        ),
+        (
+            "cognitive_metrics",
+            "SELECT CAST(id AS TEXT) AS id, learner_id, task_name, metric_details FROM cognitive_metrics ORDER BY id",
+            |r| {
+                let metrics = json_text(text(r, "metric_details")).ok_or("metric_details is missing")?;
+                Ok(IncomingDetail::Metric { task_name: need(r, "task_name")?, metrics })
+            },
+        ),
+        (
+            "learning_objective_progress",
+            "SELECT CAST(id AS TEXT) AS id, learner_id, lo_id, status, CAST(started_at AS TEXT) AS started_at, \
+             CAST(completed_at AS TEXT) AS completed_at, CAST(score AS TEXT) AS score, details FROM learning_objective_progress ORDER BY id",
+            |r| {
+                let status = match need(r, "status")?.to_ascii_lowercase().as_str() {
+                    "not_started" => ObjectiveStatus::NotStarted,
+                    "in_progress" => ObjectiveStatus::InProgress,
+                    "completed" => ObjectiveStatus::Completed,
+                    other => return Err(format!("status {other:?} is not not_started, in_progress or completed")),
+                };
+                Ok(IncomingDetail::Objective {
+                    objective_id: need(r, "lo_id")?,
+                    status,
+                    score: number(r, "score")?,
+                    details: json_text(text(r, "details")),
+                    started_at: optional_time(r, "started_at")?,
+                    completed_at: optional_time(r, "completed_at")?,
+                })
+            },
+        ),
+        (
+            "badges",
+            "SELECT CAST(id AS TEXT) AS id, learner_id, badge_id, badge_name, CAST(earned_date AS TEXT) AS earned_date, details FROM badges ORDER BY id",
+            |r| {
+                Ok(IncomingDetail::Badge {
+                    badge_id: need(r, "badge_id")?,
+                    name: need(r, "badge_name")?,
+                    details: json_text(text(r, "details")),
+                    earned_at: optional_time(r, "earned_date")?,
+                })
+            },
+        ),
+    ];
+    for (table, sql, read) in tables {
+        for row in rows(sql).await.with_context(|| format!("reading {table}"))? {
+            report.counts(table).read += 1;
+            let id = text(&row, "id").unwrap_or_default();
+            match (text(&row, "learner_id"), read(&row)) {
+                (Some(learner), Ok(detail)) => learners.of(&learner).details.push((table.to_owned(), detail)),
+                (None, _) => report.skip(table, format!("{table} id {id}: learner_id is missing")),
+                (_, Err(why)) => report.skip(table, format!("{table} id {id}: {why}")),
+            }
+        }
+    }
+    let table = "activity_attempts";
+    let sql = "SELECT CAST(id AS TEXT) AS id, learner_id, lo_id, activity_id, activity_type, CAST(attempt_timestamp AS TEXT) AS at, \
+               CAST(score AS TEXT) AS score, CAST(completed AS TEXT) AS completed, attempt_details FROM activity_attempts ORDER BY id";
+    for row in rows(sql).await.context("reading activity_attempts")? {
+        report.counts(table).read += 1;
+        let id = text(&row, "id").unwrap_or_default();
+        let location = format!("{table} id {id}");
+        let attempt = (|| -> Result<(String, IncomingAttempt), String> {
+            let learner = need(&row, "learner_id")?;
+            let at = need(&row, "at")?;
+            let occurred_at = time_text(&at).ok_or_else(|| format!("attempt_timestamp {at:?} is not a time"))?;
+            let completed = match text(&row, "completed").as_deref().map(str::trim) {
+                None => None,
+                Some("1" | "true") => Some(true),
+                Some("0" | "false") => Some(false),
+                Some(other) => return Err(format!("completed {other:?} is not a boolean")),
+            };
+            Ok((
+                learner,
+                IncomingAttempt {
+                    table: table.to_owned(),
+                    location: location.clone(),
+                    key: format!("import:dala:activity_attempt:{id}"),
+                    exercise_id: need(&row, "activity_id")?,
+                    // The prototype kept no right or wrong: a completed activity counts as correct.
+                    is_correct: completed.unwrap_or(false),
+                    user_answer: None,
+                    occurred_at,
+                    session_source_id: None,
+                    details: json_text(text(&row, "attempt_details")),
+                    activity_type: text(&row, "activity_type"),
+                    objective_id: text(&row, "lo_id"),
+                    score: number(&row, "score")?,
+                    completed,
+                },
+            ))
+        })();
+        match attempt {
+            Ok((learner, attempt)) => learners.of(&learner).attempts.push(attempt),
+            Err(why) => report.skip(table, format!("{location}: {why}")),
+        }
+    }
+    db.close().await.ok();
+    Ok(())
+}
+
+fn need(row: &sea_orm::QueryResult, column: &str) -> Result<String, String> {
+    text(row, column).filter(|v| !v.trim().is_empty()).ok_or_else(|| format!("{column} is missing"))
+}
+
+fn number(row: &sea_orm::QueryResult, column: &str) -> Result<Option<f64>, String> {
+    match text(row, column) {
+        None => Ok(None),
+        Some(v) => v.trim().parse().map(Some).map_err(|_| format!("{column} {v:?} is not a number")),
+    }
+}
+
+fn optional_time(row: &sea_orm::QueryResult, column: &str) -> Result<Option<DateTime<Utc>>, String> {
+    match text(row, column) {
+        None => Ok(None),
+        Some(v) => time_text(&v).map(Some).ok_or_else(|| format!("{column} {v:?} is not a time")),
+    }
 }
 
 #[cfg(test)]

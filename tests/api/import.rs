@@ -17,6 +17,7 @@ crate::on_each_backend!(
     dry_run_writes_nothing_and_strict_changes_nothing,
     progress_db_imports_attempts_sessions_and_reports_streaks,
     profile_store_imports_goal_profiles_and_events,
+    dala_imports_details_objectives_badges_and_activity_attempts,
 );
 
 const OPTIONS: Options = Options { dry_run: false, strict: false, merge_prefixed_ids: true };
@@ -406,4 +407,98 @@ async fn an_interrupted_import_rerun_ends_as_one_clean_run() {
     assert_eq!(partial[1], partial[0] * 4, "no learner is half-imported: {partial:?}");
     assert!(import(&interrupted).status().expect("rerun").success());
     assert_eq!(fingerprint(&interrupted).await, fingerprint(&url("clean")).await, "the same as one clean run");
+}
+
+/// The learner-profile prototype's file, with its schema.
+async fn dala_fixture(dir: &TempDir) -> String {
+    let path = format!("{}/edpsych_connect_dala.db", dir.path());
+    let db = Database::connect(format!("sqlite://{path}?mode=rwc")).await.expect("create");
+    for sql in [
+        "CREATE TABLE learner_profiles (id TEXT PRIMARY KEY, created_at TIMESTAMP, last_updated_at TIMESTAMP)",
+        "CREATE TABLE preferences (id INTEGER PRIMARY KEY, learner_id TEXT, category TEXT, value TEXT, timestamp TIMESTAMP, UNIQUE (learner_id, category))",
+        "CREATE TABLE interests (id INTEGER PRIMARY KEY, learner_id TEXT, interest_name TEXT, timestamp TIMESTAMP, UNIQUE (learner_id, interest_name))",
+        "CREATE TABLE struggles (id INTEGER PRIMARY KEY, learner_id TEXT, struggle_description TEXT, timestamp TIMESTAMP, UNIQUE (learner_id, struggle_description))",
+        "CREATE TABLE cognitive_metrics (id INTEGER PRIMARY KEY, learner_id TEXT, task_name TEXT, metric_details JSON, timestamp TIMESTAMP, UNIQUE (learner_id, task_name))",
+        "CREATE TABLE learning_objective_progress (id INTEGER PRIMARY KEY, learner_id TEXT, lo_id TEXT, status TEXT, started_at TIMESTAMP, completed_at TIMESTAMP, score REAL, details JSON, UNIQUE (learner_id, lo_id))",
+        "CREATE TABLE badges (id INTEGER PRIMARY KEY, learner_id TEXT, badge_id TEXT, badge_name TEXT, earned_date DATE, details TEXT, UNIQUE (learner_id, badge_id))",
+        "CREATE TABLE activity_attempts (id INTEGER PRIMARY KEY, learner_id TEXT, lo_id TEXT, activity_id TEXT, activity_type TEXT, attempt_timestamp TIMESTAMP, score REAL, completed BOOLEAN, attempt_details JSON)",
+        "INSERT INTO learner_profiles VALUES ('L1', '2024-01-01 09:00:00', '2024-01-05 09:00:00'), ('L2', '2024-01-02 09:00:00', NULL)",
+        "INSERT INTO preferences VALUES (1, 'L1', 'learning_style', 'visual', '2024-01-01 09:00:00')",
+        "INSERT INTO interests VALUES (1, 'L1', 'dinosaurs', '2024-01-01 09:00:00'), (2, 'L1', 'space', '2024-01-01 09:00:00')",
+        "INSERT INTO struggles VALUES (1, 'L1', 'long division', '2024-01-01 09:00:00')",
+        "INSERT INTO cognitive_metrics VALUES (1, 'L1', 'memory_span', '{\"accuracy\": 0.8, \"attempts\": 1}', '2024-01-01 09:00:00')",
+        "INSERT INTO learning_objective_progress VALUES (1, 'L1', 'LO-1', 'completed', '2024-01-02 09:00:00', '2024-01-03 10:00:00', 0.9, '{\"tries\": 2}'), \
+         (2, 'L1', 'LO-2', 'mastered', NULL, NULL, NULL, NULL)",
+        "INSERT INTO badges VALUES (1, 'L1', 'first-quiz', 'First quiz', '2024-01-03', 'well done')",
+        "INSERT INTO activity_attempts VALUES (1, 'L1', 'LO-1', 'quiz-7', 'quiz', '2024-01-03 10:00:00', 0.9, 1, '{\"answers\": [1, 2]}'), \
+         (2, 'L1', 'LO-1', 'game-2', 'game', 'soon', 0.5, 0, NULL)",
+    ] {
+        db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    db.close().await.ok();
+    path
+}
+
+async fn dala_imports_details_objectives_badges_and_activity_attempts(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let dir = TempDir::new();
+    let path = dala_fixture(&dir).await;
+    let report = run(&app.state, Source::Dala, &path, OPTIONS).await.expect("import");
+    assert_eq!(counts(&report, "learner_profiles").imported, 2);
+    assert_eq!(counts(&report, "interests"), Counts { read: 2, imported: 2, present: 0, skipped: 0 });
+    assert_eq!(counts(&report, "learning_objective_progress"), Counts { read: 2, imported: 1, present: 0, skipped: 1 });
+    assert_eq!(
+        counts(&report, "activity_attempts"),
+        Counts { read: 2, imported: 1, present: 0, skipped: 1 },
+        "{report:#?}"
+    );
+    assert!(
+        report.problems.iter().any(|p| p.contains("learning_objective_progress id 2: status \"mastered\"")),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report.problems.iter().any(|p| p.contains("activity_attempts id 2: attempt_timestamp \"soon\"")),
+        "{:?}",
+        report.problems
+    );
+    let query = "query { learner(externalId: \"L1\") { preferences { category value } interests struggles \
+        cognitiveMetrics { taskName metrics } objectives { objectiveId status score details startedAt completedAt } \
+        badges { badgeId name details earnedAt } \
+        attempts(first: 5) { edges { node { exerciseId activityType objectiveId score completed isCorrect details occurredAt } } } } }";
+    let data = app.ok(query, json!({})).await;
+    let l1 = &data["learner"];
+    assert_eq!(l1["preferences"], json!([{ "category": "learning_style", "value": "visual" }]));
+    assert_eq!(l1["interests"], json!(["dinosaurs", "space"]));
+    assert_eq!(l1["struggles"], json!(["long division"]));
+    assert_eq!(
+        l1["cognitiveMetrics"],
+        json!([{ "taskName": "memory_span", "metrics": { "accuracy": 0.8, "attempts": 1 } }])
+    );
+    assert_eq!(
+        l1["objectives"],
+        json!([{ "objectiveId": "LO-1", "status": "COMPLETED", "score": 0.9, "details": { "tries": 2 },
+                 "startedAt": "2024-01-02T09:00:00+00:00", "completedAt": "2024-01-03T10:00:00+00:00" }]),
+        "the source's own times are kept"
+    );
+    assert_eq!(
+        l1["badges"],
+        json!([{ "badgeId": "first-quiz", "name": "First quiz", "details": "well done", "earnedAt": "2024-01-03T00:00:00+00:00" }])
+    );
+    assert_eq!(
+        l1["attempts"]["edges"][0]["node"],
+        json!({ "exerciseId": "quiz-7", "activityType": "quiz", "objectiveId": "LO-1", "score": 0.9, "completed": true,
+                "isCorrect": true, "details": { "answers": [1, 2] }, "occurredAt": "2024-01-03T10:00:00+00:00" })
+    );
+    assert!(
+        !app.ok("{ learner(externalId: \"L2\") { id } }", json!({})).await["learner"].is_null(),
+        "a learner with nothing else"
+    );
+
+    let again = run(&app.state, Source::Dala, &path, OPTIONS).await.expect("again");
+    for table in ["preferences", "interests", "struggles", "cognitive_metrics", "badges", "activity_attempts"] {
+        assert_eq!(counts(&again, table).imported, 0, "{table}: {again:#?}");
+    }
+    assert_eq!(counts(&again, "learning_objective_progress"), Counts { read: 2, imported: 0, present: 1, skipped: 1 });
+    assert_eq!(app.count_rows("cognitive_metric_records", None).await, 1, "no second metric record");
 }
