@@ -104,7 +104,28 @@ async fn main() -> anyhow::Result<()> {
             let state = build_state(config, Clock::System).await?;
             let options = learngraph::import::Options { dry_run, strict, merge_prefixed_ids: !keep_user_ids };
             let started = std::time::Instant::now();
-            let report = learngraph::import::run(&state, source, &location, options).await?;
+            // A progress bar on a terminal; log lines otherwise.
+            let bar = std::io::stderr().is_terminal().then(|| {
+                let bar = indicatif::ProgressBar::new(0);
+                if let Ok(style) =
+                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} learners, {elapsed} (eta {eta})")
+                {
+                    bar.set_style(style);
+                }
+                bar
+            });
+            let progress = |done: usize, total: usize| match &bar {
+                Some(bar) => {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                }
+                None => learngraph::import::log_progress(done, total),
+            };
+            let report = learngraph::import::run_with_progress(&state, source, &location, options, &progress).await;
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            let report = report?;
             for line in report.lines() {
                 println!("{line}");
             }

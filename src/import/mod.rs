@@ -224,9 +224,14 @@ pub struct IncomingAttempt {
 /// Writes `learners` (each in one transaction), adding to `report`. In strict mode the caller has
 /// already checked that the reading found no problem; a row the store refuses then stops the
 /// import (that learner is rolled back, and nothing more is written).
-pub async fn apply(state: &AppState, learners: Vec<Incoming>, options: Options, report: &mut Report) {
+pub async fn apply(
+    state: &AppState,
+    learners: Vec<Incoming>,
+    options: Options,
+    report: &mut Report,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) {
     let total = learners.len();
-    let started = std::time::Instant::now();
     for (done, incoming) in learners.into_iter().enumerate() {
         let external_id = incoming.external_id.clone();
         let mut learner_report = Report::default();
@@ -245,9 +250,7 @@ pub async fn apply(state: &AppState, learners: Vec<Incoming>, options: Options, 
                 }
             }
         }
-        if (done + 1) % 500 == 0 || done + 1 == total {
-            tracing::info!(learners = done + 1, of = total, secs = started.elapsed().as_secs(), "import progress");
-        }
+        progress(done + 1, total);
     }
 }
 
@@ -545,13 +548,32 @@ async fn keys_of<E: EntityTrait>(
     Ok(keys.into_iter().flatten().collect())
 }
 
-/// Reads `source` at `location` and imports it. In strict mode, a problem found while reading,
-/// or in a dry pass over every learner, stops the import before anything is written.
+/// Progress as log lines, every 500 learners and at the end.
+pub fn log_progress(done: usize, total: usize) {
+    if done.is_multiple_of(500) || done == total {
+        tracing::info!(learners = done, of = total, "import progress");
+    }
+}
+
+/// `run_with_progress`, reporting progress as log lines.
 pub async fn run(
     state: &AppState,
     source: sources::Source,
     location: &str,
     options: Options,
+) -> anyhow::Result<Report> {
+    run_with_progress(state, source, location, options, &log_progress).await
+}
+
+/// Reads `source` at `location` and imports it, calling `progress(learners done, of)` after each
+/// learner. In strict mode, a problem found while reading, or in a dry pass over every learner,
+/// stops the import before anything is written.
+pub async fn run_with_progress(
+    state: &AppState,
+    source: sources::Source,
+    location: &str,
+    options: Options,
+    progress: &(dyn Fn(usize, usize) + Sync),
 ) -> anyhow::Result<Report> {
     let mut report = Report { dry_run: options.dry_run, ..Report::default() };
     let learners = sources::read(source, location, options, &mut report).await?;
@@ -562,13 +584,13 @@ pub async fn run(
         // Every learner once without committing: a row the store refuses stops it here.
         let mut dry = Report::default();
         let again = sources::read(source, location, options, &mut Report::default()).await?;
-        apply(state, again, Options { dry_run: true, ..options }, &mut dry).await;
+        apply(state, again, Options { dry_run: true, ..options }, &mut dry, &|_, _| {}).await;
         if dry.incomplete() {
             let mut why = dry.problems;
             why.extend(dry.failed_learners.into_iter().map(|(l, w)| format!("learner {l}: {w}")));
             anyhow::bail!("strict: nothing imported; {}", why.join("; "));
         }
     }
-    apply(state, learners, options, &mut report).await;
+    apply(state, learners, options, &mut report, progress).await;
     Ok(report)
 }

@@ -329,6 +329,11 @@ async fn the_import_command_reports_and_exits_2_when_rows_were_skipped() {
     assert_eq!(out.status.code(), Some(1), "strict fails");
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("import progress") && stderr.contains("learners=2 of=2"),
+        "plain progress lines off a terminal: {stderr}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().find(|l| l.starts_with("attempts_*.json")).expect("a line per file kind");
     assert_eq!(line.split_whitespace().skip(1).collect::<Vec<_>>(), vec!["6", "5", "0", "1"], "{stdout}");
