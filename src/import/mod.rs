@@ -575,22 +575,36 @@ pub async fn run_with_progress(
     options: Options,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> anyhow::Result<Report> {
-    let mut report = Report { dry_run: options.dry_run, ..Report::default() };
-    let learners = sources::read(source, location, options, &mut report).await?;
-    if options.strict && !report.problems.is_empty() {
-        anyhow::bail!("strict: nothing imported; {}", report.problems.join("; "));
-    }
-    if options.strict && !options.dry_run {
-        // Every learner once without committing: a row the store refuses stops it here.
-        let mut dry = Report::default();
-        let again = sources::read(source, location, options, &mut Report::default()).await?;
-        apply(state, again, Options { dry_run: true, ..options }, &mut dry, &|_, _| {}).await;
-        if dry.incomplete() {
-            let mut why = dry.problems;
-            why.extend(dry.failed_learners.into_iter().map(|(l, w)| format!("learner {l}: {w}")));
-            anyhow::bail!("strict: nothing imported; {}", why.join("; "));
+    // A large database is read a chunk of learners at a time, so memory stays bounded.
+    let chunks = sources::chunks(source, location, options).await?;
+    if options.strict {
+        // Everything checked first: the reading, then every learner once without committing (a
+        // row only the store refuses stops it here). Nothing is written before both pass.
+        for chunk in &chunks {
+            let mut check = Report::default();
+            let learners = sources::read(source, location, options, &mut check, chunk.as_deref()).await?;
+            if check.problems.is_empty() && !options.dry_run {
+                apply(state, learners, Options { dry_run: true, ..options }, &mut check, &|_, _| {}).await;
+            }
+            if check.incomplete() {
+                let mut why = check.problems;
+                why.extend(check.failed_learners.into_iter().map(|(l, w)| format!("learner {l}: {w}")));
+                anyhow::bail!("strict: nothing imported; {}", why.join("; "));
+            }
         }
     }
-    apply(state, learners, options, &mut report, progress).await;
+    let mut report = Report { dry_run: options.dry_run, ..Report::default() };
+    let total: usize = chunks.iter().map(|c| c.as_ref().map_or(0, Vec::len)).sum();
+    let mut done = 0;
+    for chunk in &chunks {
+        let learners = sources::read(source, location, options, &mut report, chunk.as_deref()).await?;
+        let (offset, n) = (done, learners.len());
+        let of = if total == 0 { n } else { total };
+        apply(state, learners, options, &mut report, &|d, _| progress(offset + d, of)).await;
+        done += n;
+        if options.strict && report.incomplete() {
+            break;
+        }
+    }
     Ok(report)
 }

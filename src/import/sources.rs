@@ -31,20 +31,51 @@ pub enum Source {
     Dala,
 }
 
+/// Reads the learners of `users` (a chunk from `chunks`; `None`: all of them).
 pub async fn read(
     source: Source,
     location: &str,
     options: Options,
     report: &mut Report,
+    users: Option<&[String]>,
 ) -> anyhow::Result<Vec<Incoming>> {
     let mut learners = Learners { by_id: BTreeMap::new(), merge: options.merge_prefixed_ids };
     match source {
         Source::ProfileStore => profile_store(Path::new(location), &mut learners, report)?,
         Source::ProgressJson => progress_json(Path::new(location), &mut learners, report)?,
-        Source::ProgressDb => progress_db(location, &mut learners, report).await?,
+        Source::ProgressDb => progress_db(location, &mut learners, report, users).await?,
         Source::Dala => dala(location, &mut learners, report).await?,
     }
     Ok(learners.by_id.into_values().collect())
+}
+
+/// How many learners one chunk of a database source holds.
+const CHUNK: usize = 500;
+
+/// The chunks a source is read in: for the progress tables, the source's user ids in chunks of
+/// `CHUNK` people (both spellings of one person in one chunk, so a learner is still one
+/// transaction); for the others, which are read whole anyway, one chunk of everything (`None`).
+pub async fn chunks(source: Source, location: &str, options: Options) -> anyhow::Result<Vec<Option<Vec<String>>>> {
+    if source != Source::ProgressDb {
+        return Ok(vec![None]);
+    }
+    let db = connect_source(location).await?;
+    let mut people: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for table in ["attempts", "sessions", "user_profiles"] {
+        let sql = format!("SELECT DISTINCT CAST(user_id AS TEXT) AS user_id FROM {table}");
+        let Ok(rows) = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await else {
+            continue;
+        };
+        for user in rows.iter().filter_map(|r| text(r, "user_id")) {
+            let ids = people.entry(person(&user, options.merge_prefixed_ids)).or_default();
+            if !ids.contains(&user) {
+                ids.push(user);
+            }
+        }
+    }
+    db.close().await.ok();
+    let people: Vec<Vec<String>> = people.into_values().collect();
+    Ok(people.chunks(CHUNK).map(|c| Some(c.concat())).collect())
 }
 
 /// The learners read so far, by externalId.
@@ -349,14 +380,36 @@ fn text(row: &sea_orm::QueryResult, column: &str) -> Option<String> {
 }
 
 /// The progress SQL tables.
-async fn progress_db(url: &str, learners: &mut Learners, report: &mut Report) -> anyhow::Result<()> {
+/// A source database, SQLite read-only.
+async fn connect_source(url: &str) -> anyhow::Result<sea_orm::DatabaseConnection> {
     let url = if url.starts_with("sqlite:") && !url.contains("mode=") {
         format!("{url}{}mode=ro", if url.contains('?') { "&" } else { "?" })
     } else {
         url.to_owned()
     };
-    let db = Database::connect(&url).await.with_context(|| format!("connecting to {}", crate::db::redact(&url)))?;
+    Database::connect(&url).await.with_context(|| format!("connecting to {}", crate::db::redact(&url)))
+}
+
+/// `WHERE` for the rows of `users` (all rows for `None`).
+fn of_users(users: Option<&[String]>) -> String {
+    match users {
+        None => String::new(),
+        Some(users) => {
+            let quoted: Vec<String> = users.iter().map(|u| format!("'{}'", u.replace('\'', "''"))).collect();
+            format!(" WHERE CAST(user_id AS TEXT) IN ({})", quoted.join(", "))
+        }
+    }
+}
+
+async fn progress_db(
+    url: &str,
+    learners: &mut Learners,
+    report: &mut Report,
+    users: Option<&[String]>,
+) -> anyhow::Result<()> {
+    let db = connect_source(url).await?;
     let backend = db.get_database_backend();
+    let only = of_users(users);
     let query = |sql: &str| Statement::from_string(backend, sql.to_owned());
     let boolean = |column: &str| match backend {
         DbBackend::Postgres => format!("CAST(CAST({column} AS INTEGER) AS TEXT)"),
@@ -366,7 +419,7 @@ async fn progress_db(url: &str, learners: &mut Learners, report: &mut Report) ->
     // Sessions first, so attempts could name them (these tables do not link them).
     let table = "sessions";
     if let Ok(rows) = db
-        .query_all_raw(query("SELECT CAST(id AS TEXT) AS id, CAST(user_id AS TEXT) AS user_id, CAST(started_at AS TEXT) AS started_at, CAST(ended_at AS TEXT) AS ended_at FROM sessions ORDER BY id"))
+        .query_all_raw(query(&format!("SELECT CAST(id AS TEXT) AS id, CAST(user_id AS TEXT) AS user_id, CAST(started_at AS TEXT) AS started_at, CAST(ended_at AS TEXT) AS ended_at FROM sessions{only} ORDER BY id")))
         .await
     {
         for row in rows {
@@ -398,7 +451,7 @@ async fn progress_db(url: &str, learners: &mut Learners, report: &mut Report) ->
     let sql = format!(
         "SELECT CAST(id AS TEXT) AS id, CAST(user_id AS TEXT) AS user_id, CAST(exercise_id AS TEXT) AS exercise_id, \
          {} AS is_correct, CAST(user_answer AS TEXT) AS user_answer, CAST(created_at AS TEXT) AS created_at \
-         FROM attempts ORDER BY user_id, id",
+         FROM attempts{only} ORDER BY user_id, id",
         boolean("is_correct")
     );
     let rows = db.query_all_raw(query(&sql)).await.context("reading the attempts table")?;
@@ -431,7 +484,7 @@ async fn progress_db(url: &str, learners: &mut Learners, report: &mut Report) ->
 
     let table = "user_profiles";
     if let Ok(rows) = db
-        .query_all_raw(query("SELECT CAST(id AS TEXT) AS id, CAST(user_id AS TEXT) AS user_id, CAST(current_streak AS TEXT) AS current_streak, CAST(longest_streak AS TEXT) AS longest_streak, CAST(last_practice_date AS TEXT) AS last_practice_date FROM user_profiles ORDER BY id"))
+        .query_all_raw(query(&format!("SELECT CAST(id AS TEXT) AS id, CAST(user_id AS TEXT) AS user_id, CAST(current_streak AS TEXT) AS current_streak, CAST(longest_streak AS TEXT) AS longest_streak, CAST(last_practice_date AS TEXT) AS last_practice_date FROM user_profiles{only} ORDER BY id")))
         .await
     {
         for row in rows {
