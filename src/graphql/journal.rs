@@ -16,7 +16,7 @@ use crate::domain::validate;
 use crate::error::ApiResult;
 use crate::store;
 use crate::store::idempotent::Stored;
-use crate::store::journal::{EntryChanges, NewEntry, NewFollowUp};
+use crate::store::journal::{EntryChanges, NewEntry, NewFollowUp, Synthesis};
 
 /// Where a journal entry came from.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -390,7 +390,7 @@ impl JournalMutation {
         #[graphql(desc = "The entry, the exchange and an optional synthesis.")] input: AddJournalFollowUpInput,
     ) -> ApiResult<AddJournalFollowUpPayload> {
         let synthesized = match input.synthesized_content {
-            Some(text) => Some((
+            Some(text) => Some(Synthesis::Write(
                 store::journal::content("synthesizedContent", &text)?,
                 input.embedding.as_deref().map(|e| store::journal::embedding("embedding", e)).transpose()?,
             )),

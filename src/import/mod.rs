@@ -8,6 +8,7 @@
 //! is there and writes nothing twice.
 
 pub mod sources;
+pub mod wellbeing;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -145,6 +146,8 @@ pub struct Incoming {
     pub stored_streak: Option<(String, Streak)>,
     /// Learner details (the learner-profile file), each with the table it came from.
     pub details: Vec<(String, IncomingDetail)>,
+    /// The wellbeing companion's rows (the wellbeing tables).
+    pub wellbeing: wellbeing::Wellbeing,
 }
 
 /// One learner detail, as `syncLearnerProfile` would set it.
@@ -186,6 +189,7 @@ pub struct IncomingGoal {
 #[derive(Debug)]
 pub struct IncomingSession {
     pub table: String,
+    pub kind: SessionKind,
     /// The source's id, for attempts that name it.
     pub source_id: String,
     pub started_at: DateTime<Utc>,
@@ -323,17 +327,19 @@ async fn write_learner(
         }
     }
 
-    // Sessions, by their start: a learner does not start two at one instant.
-    let mut sessions: HashMap<DateTime<Utc>, uuid::Uuid> = session::Entity::find()
+    // Sessions, by kind and start: a learner does not start two of a kind at one instant. They
+    // are ended last, once chat messages have gone into them.
+    let mut sessions: HashMap<(SessionKind, DateTime<Utc>), uuid::Uuid> = session::Entity::find()
         .filter(session::Column::LearnerId.eq(learner.id()))
         .all(&*txn)
         .await?
         .into_iter()
-        .map(|s| (s.started_at, s.id))
+        .map(|s| ((s.kind, s.started_at), s.id))
         .collect();
     let mut session_ids: HashMap<String, uuid::Uuid> = HashMap::new();
+    let mut to_end = Vec::new();
     for s in incoming.sessions {
-        if let Some(id) = sessions.get(&s.started_at) {
+        if let Some(id) = sessions.get(&(s.kind, s.started_at)) {
             report.counts(&s.table).present += 1;
             session_ids.insert(s.source_id, *id);
             continue;
@@ -348,13 +354,13 @@ async fn write_learner(
             report.skip(&s.table, format!("{} id {}: ended before it started", s.table, s.source_id));
             continue;
         }
-        let started = store::session::start(&txn, &learner, SessionKind::Practice, s.started_at, now).await?;
+        let started = store::session::start(&txn, &learner, s.kind, s.started_at, now).await?;
         let id = started.id;
         if let Some(ended_at) = s.ended_at {
-            store::session::end(&txn, started, ended_at).await?;
+            to_end.push((id, ended_at));
         }
         report.counts(&s.table).imported += 1;
-        sessions.insert(s.started_at, id);
+        sessions.insert((s.kind, s.started_at), id);
         session_ids.insert(s.source_id, id);
     }
 
@@ -435,6 +441,13 @@ async fn write_learner(
         };
         store::practice::record_attempt(&txn, &learner, new, now).await?;
         report.counts(&a.table).imported += 1;
+    }
+
+    wellbeing::write(&txn, &learner, incoming.wellbeing, &session_ids, max_json, now, report).await?;
+    for (id, ended_at) in to_end {
+        // Read again: a reflection may have ended it already.
+        let current = session::Entity::find_by_id(id).one(&*txn).await?.ok_or(ApiError::Internal)?;
+        store::session::end(&txn, current, ended_at).await?;
     }
 
     // The streak is what the attempts say; a source's stored one that disagrees is reported.

@@ -29,6 +29,9 @@ pub enum Source {
     /// The learner-profile prototype's SQLite file (`edpsych_connect_dala.db`): details, objective
     /// progress, badges and activity attempts.
     Dala,
+    /// The wellbeing companion's tables in a PostgreSQL database (`postgres://…`): profiles,
+    /// conversation state, chat, mentor selections, journal with follow-ups, meditation.
+    WellbeingDb,
 }
 
 /// Reads the learners of `users` (a chunk from `chunks`; `None`: all of them).
@@ -45,6 +48,7 @@ pub async fn read(
         Source::ProgressJson => progress_json(Path::new(location), &mut learners, report)?,
         Source::ProgressDb => progress_db(location, &mut learners, report, users).await?,
         Source::Dala => dala(location, &mut learners, report).await?,
+        Source::WellbeingDb => super::wellbeing::read(location, &mut learners, report, users).await?,
     }
     Ok(learners.by_id.into_values().collect())
 }
@@ -52,17 +56,23 @@ pub async fn read(
 /// How many learners one chunk of a database source holds.
 const CHUNK: usize = 500;
 
-/// The chunks a source is read in: for the progress tables, the source's user ids in chunks of
-/// `CHUNK` people (both spellings of one person in one chunk, so a learner is still one
-/// transaction); for the others, which are read whole anyway, one chunk of everything (`None`).
+/// The chunks a source is read in: for the database sources (the progress and the wellbeing
+/// tables), the source's user ids in chunks of `CHUNK` people (both spellings of one person in one
+/// chunk, so a learner is still one transaction); for the files, which are read whole anyway, one
+/// chunk of everything (`None`).
 pub async fn chunks(source: Source, location: &str, options: Options) -> anyhow::Result<Vec<Option<Vec<String>>>> {
-    if source != Source::ProgressDb {
-        return Ok(vec![None]);
-    }
-    let db = connect_source(location).await?;
+    let tables: &[(&str, &str)] = match source {
+        Source::ProgressDb => &[("attempts", "user_id"), ("sessions", "user_id"), ("user_profiles", "user_id")],
+        Source::WellbeingDb => super::wellbeing::USER_COLUMNS,
+        _ => return Ok(vec![None]),
+    };
+    let db = match source {
+        Source::WellbeingDb => super::wellbeing::connect(location).await?,
+        _ => connect_source(location).await?,
+    };
     let mut people: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for table in ["attempts", "sessions", "user_profiles"] {
-        let sql = format!("SELECT DISTINCT CAST(user_id AS TEXT) AS user_id FROM {table}");
+    for (table, column) in tables {
+        let sql = format!("SELECT DISTINCT CAST({column} AS TEXT) AS user_id FROM {table}");
         let Ok(rows) = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await else {
             continue;
         };
@@ -79,7 +89,7 @@ pub async fn chunks(source: Source, location: &str, options: Options) -> anyhow:
 }
 
 /// The learners read so far, by externalId.
-struct Learners {
+pub(super) struct Learners {
     by_id: BTreeMap<String, Incoming>,
     merge: bool,
 }
@@ -87,7 +97,7 @@ struct Learners {
 impl Learners {
     /// The learner of a source's user id: `user_7` is `7` when merging (the progress system
     /// accepted both spellings for one person).
-    fn of(&mut self, user_id: &str) -> &mut Incoming {
+    pub(super) fn of(&mut self, user_id: &str) -> &mut Incoming {
         let id = person(user_id, self.merge);
         self.by_id.entry(id.clone()).or_insert_with(|| Incoming { external_id: id, ..Incoming::default() })
     }
@@ -112,7 +122,7 @@ pub fn time(value: &Value) -> Option<DateTime<Utc>> {
     }
 }
 
-fn time_text(s: &str) -> Option<DateTime<Utc>> {
+pub(super) fn time_text(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
@@ -375,13 +385,13 @@ fn progress_json(dir: &Path, learners: &mut Learners, report: &mut Report) -> an
 
 /// Text of column `i` (NULL as `None`): every column is read `CAST(… AS TEXT)`, which both engines
 /// do the same way for integers, booleans (as 0/1, cast first) and times.
-fn text(row: &sea_orm::QueryResult, column: &str) -> Option<String> {
+pub(super) fn text(row: &sea_orm::QueryResult, column: &str) -> Option<String> {
     row.try_get::<Option<String>>("", column).ok().flatten()
 }
 
 /// The progress SQL tables.
 /// A source database, SQLite read-only.
-async fn connect_source(url: &str) -> anyhow::Result<sea_orm::DatabaseConnection> {
+pub(super) async fn connect_source(url: &str) -> anyhow::Result<sea_orm::DatabaseConnection> {
     let url = if url.starts_with("sqlite:") && !url.contains("mode=") {
         format!("{url}{}mode=ro", if url.contains('?') { "&" } else { "?" })
     } else {
@@ -392,13 +402,13 @@ async fn connect_source(url: &str) -> anyhow::Result<sea_orm::DatabaseConnection
 
 /// `WHERE` for the rows of `users` (all rows for `None`).
 fn of_users(users: Option<&[String]>) -> String {
-    match users {
-        None => String::new(),
-        Some(users) => {
-            let quoted: Vec<String> = users.iter().map(|u| format!("'{}'", u.replace('\'', "''"))).collect();
-            format!(" WHERE CAST(user_id AS TEXT) IN ({})", quoted.join(", "))
-        }
-    }
+    users_in("user_id", users).map_or_else(String::new, |c| format!(" WHERE {c}"))
+}
+
+/// The condition `column` is one of `users` (`None`: no condition).
+pub(super) fn users_in(column: &str, users: Option<&[String]>) -> Option<String> {
+    let quoted: Vec<String> = users?.iter().map(|u| format!("'{}'", u.replace('\'', "''"))).collect();
+    Some(format!("CAST({column} AS TEXT) IN ({})", quoted.join(", ")))
 }
 
 async fn progress_db(
@@ -443,7 +453,13 @@ async fn progress_db(
                     }
                 },
             };
-            learners.of(&user).sessions.push(IncomingSession { table: table.to_owned(), source_id: id, started_at, ended_at });
+            learners.of(&user).sessions.push(IncomingSession {
+                table: table.to_owned(),
+                kind: entity::session::SessionKind::Practice,
+                source_id: id,
+                started_at,
+                ended_at,
+            });
         }
     }
 
@@ -512,7 +528,7 @@ fn sqlite_url(location: &str) -> String {
 }
 
 /// A JSON column as SQLite keeps it (text); text that is not JSON is kept as a JSON string.
-fn json_text(text: Option<String>) -> Option<Value> {
+pub(super) fn json_text(text: Option<String>) -> Option<Value> {
     text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)))
 }
 
@@ -649,18 +665,18 @@ async fn dala(location: &str, learners: &mut Learners, report: &mut Report) -> a
     Ok(())
 }
 
-fn need(row: &sea_orm::QueryResult, column: &str) -> Result<String, String> {
+pub(super) fn need(row: &sea_orm::QueryResult, column: &str) -> Result<String, String> {
     text(row, column).filter(|v| !v.trim().is_empty()).ok_or_else(|| format!("{column} is missing"))
 }
 
-fn number(row: &sea_orm::QueryResult, column: &str) -> Result<Option<f64>, String> {
+pub(super) fn number(row: &sea_orm::QueryResult, column: &str) -> Result<Option<f64>, String> {
     match text(row, column) {
         None => Ok(None),
         Some(v) => v.trim().parse().map(Some).map_err(|_| format!("{column} {v:?} is not a number")),
     }
 }
 
-fn optional_time(row: &sea_orm::QueryResult, column: &str) -> Result<Option<DateTime<Utc>>, String> {
+pub(super) fn optional_time(row: &sea_orm::QueryResult, column: &str) -> Result<Option<DateTime<Utc>>, String> {
     match text(row, column) {
         None => Ok(None),
         Some(v) => time_text(&v).map(Some).ok_or_else(|| format!("{column} {v:?} is not a time")),

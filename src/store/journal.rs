@@ -223,12 +223,20 @@ pub async fn delete(txn: &DatabaseTransaction, learner: &LearnerScope, entry: &j
     Ok(())
 }
 
+/// The entry the AI synthesized from a follow-up exchange.
+pub enum Synthesis {
+    /// Text (and an embedding) to store as a new SYNTHESIS entry.
+    Write(String, Option<Unit>),
+    /// An entry of the learner's already stored (an import brings the source's synthesized entry
+    /// over with its own time and tags first).
+    Stored(journal_entry::Model),
+}
+
 /// A validated follow-up.
 pub struct NewFollowUp {
     pub question: String,
     pub answer: String,
-    /// The entry the AI synthesized from the exchange, to be stored as a SYNTHESIS entry.
-    pub synthesized: Option<(String, Option<Unit>)>,
+    pub synthesized: Option<Synthesis>,
 }
 
 /// Stores a follow-up on an entry and, when a synthesis is given, the SYNTHESIS entry it
@@ -241,7 +249,8 @@ pub async fn add_follow_up(
     now: DateTime<Utc>,
 ) -> ApiResult<(journal_follow_up::Model, Option<journal_entry::Model>)> {
     let synthesized = match new.synthesized {
-        Some((content, embedding)) => {
+        Some(Synthesis::Stored(entry)) => Some(entry),
+        Some(Synthesis::Write(content, embedding)) => {
             let created = create(
                 txn,
                 learner,

@@ -507,3 +507,235 @@ async fn dala_imports_details_objectives_badges_and_activity_attempts(b: Backend
     assert_eq!(counts(&again, "learning_objective_progress"), Counts { read: 2, imported: 0, present: 1, skipped: 1 });
     assert_eq!(app.count_rows("cognitive_metric_records", None).await, 1, "no second metric record");
 }
+
+/// The wellbeing tables as the companion planned them, in a scratch PostgreSQL database: two
+/// users (UUIDs), with a malformed row in most tables.
+async fn wellbeing_tables() -> (String, (String, String)) {
+    let admin = postgres_url().expect("the wellbeing tables live in PostgreSQL");
+    let name = format!("lg_test_src_{}", uuid::Uuid::new_v4().simple());
+    let conn = Database::connect(&admin).await.expect("connect");
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create");
+    conn.close().await.ok();
+    let url = format!("{}/{name}", admin.rsplit_once('/').map(|(b, _)| b).expect("url"));
+    let db = Database::connect(&url).await.expect("connect source");
+    for sql in [
+        "CREATE TABLE user_profiles (id UUID PRIMARY KEY, display_name TEXT, bio TEXT, preferred_meditation_duration INTEGER, \
+         preferred_mentor_category TEXT, theme_preference TEXT)",
+        "CREATE TABLE conversation_history (user_id UUID NOT NULL, session_key TEXT NOT NULL, agent_state JSONB, last_agent TEXT, \
+         updated_at TIMESTAMPTZ, UNIQUE (user_id, session_key))",
+        "CREATE TABLE chat_sessions (id SERIAL PRIMARY KEY, user_id UUID NOT NULL, started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ)",
+        "CREATE TABLE chat_messages (id SERIAL PRIMARY KEY, session_id INTEGER REFERENCES chat_sessions, role TEXT, content TEXT, \
+         agent_persona TEXT, created_at TIMESTAMPTZ)",
+        "CREATE TABLE mentor_selections (id SERIAL PRIMARY KEY, user_id UUID NOT NULL, session_id INTEGER REFERENCES chat_sessions, \
+         mentor_id TEXT, context_keywords TEXT, created_at TIMESTAMPTZ)",
+        "CREATE TABLE journal_entries (id SERIAL PRIMARY KEY, user_id UUID NOT NULL, content TEXT, embedding TEXT, mood_tags TEXT[], \
+         created_at TIMESTAMPTZ)",
+        "CREATE TABLE journal_followups (id SERIAL PRIMARY KEY, original_entry_id INTEGER REFERENCES journal_entries, \
+         follow_up_question TEXT, follow_up_answer TEXT, synthesized_entry_id INTEGER REFERENCES journal_entries)",
+        "CREATE TABLE meditation_sessions (id SERIAL PRIMARY KEY, user_id UUID NOT NULL, duration INTEGER, completed BOOLEAN, \
+         completed_at TIMESTAMPTZ, created_at TIMESTAMPTZ)",
+        "CREATE TABLE meditation_reflections (id SERIAL PRIMARY KEY, session_id INTEGER REFERENCES meditation_sessions, \
+         reflection_text TEXT, ai_insight TEXT, emotional_state TEXT)",
+        "INSERT INTO user_profiles VALUES ('00000000-0000-0000-0000-0000000000a1', 'Ada', 'Likes tea', 15, 'stoic', 'dark'), \
+         ('00000000-0000-0000-0000-0000000000b2', 'Bo', NULL, 900, NULL, NULL)",
+        "INSERT INTO conversation_history VALUES \
+         ('00000000-0000-0000-0000-0000000000a1', 'default', '{\"step\": 3, \"goal\": \"calm\"}', 'coach', '2024-05-01 10:00:00+00'), \
+         ('00000000-0000-0000-0000-0000000000a1', 'tutor', '[1, 2]', NULL, '2024-05-02 08:00:00+00')",
+        "INSERT INTO chat_sessions (user_id, started_at, ended_at) VALUES \
+         ('00000000-0000-0000-0000-0000000000a1', '2024-05-01 09:00:00+00', '2024-05-01 09:30:00+00'), \
+         ('00000000-0000-0000-0000-0000000000a1', '2024-05-03 18:00:00+00', NULL)",
+        "INSERT INTO chat_messages (session_id, role, content, agent_persona, created_at) VALUES \
+         (1, 'user', 'I feel stuck', NULL, '2024-05-01 09:01:00+00'), \
+         (1, 'assistant', 'Let us breathe first', 'sage', '2024-05-01 09:02:00.5+00'), \
+         (1, 'narrator', 'A door opens', NULL, '2024-05-01 09:03:00+00'), \
+         (2, 'USER', 'Back again', NULL, '2024-05-03 18:01:00+00')",
+        "INSERT INTO mentor_selections (user_id, session_id, mentor_id, context_keywords, created_at) VALUES \
+         ('00000000-0000-0000-0000-0000000000a1', 1, 'sage', 'stress,exams', '2024-05-01 09:05:00+00'), \
+         ('00000000-0000-0000-0000-0000000000a1', NULL, 'coach', NULL, '2024-05-02 09:00:00+00')",
+        "INSERT INTO journal_entries (user_id, content, embedding, mood_tags, created_at) VALUES \
+         ('00000000-0000-0000-0000-0000000000a1', 'Exams tomorrow', '[0.6, 0.8]', '{anxious,tired}', '2024-05-01 20:00:00+00'), \
+         ('00000000-0000-0000-0000-0000000000a1', 'One topic at a time', '[1, 0]', '{}', '2024-05-01 20:10:00+00'), \
+         ('00000000-0000-0000-0000-0000000000a1', 'Bad vector', '[0.1, \"x\"]', NULL, '2024-05-02 20:00:00+00'), \
+         ('00000000-0000-0000-0000-0000000000b2', 'Hello journal', NULL, NULL, '2024-05-04 07:00:00+00')",
+        "INSERT INTO journal_followups (original_entry_id, follow_up_question, follow_up_answer, synthesized_entry_id) VALUES \
+         (1, 'What worries you most?', 'Running out of time', 2), (3, 'Why?', 'Because', NULL)",
+        "INSERT INTO meditation_sessions (user_id, duration, completed, completed_at, created_at) VALUES \
+         ('00000000-0000-0000-0000-0000000000a1', 10, TRUE, '2024-05-02 07:10:00+00', '2024-05-02 07:00:00+00'), \
+         ('00000000-0000-0000-0000-0000000000a1', 5, FALSE, NULL, '2024-05-03 07:00:00+00'), \
+         ('00000000-0000-0000-0000-0000000000b2', 20, TRUE, NULL, '2024-05-04 06:00:00+00')",
+        "INSERT INTO meditation_reflections (session_id, reflection_text, ai_insight, emotional_state) VALUES \
+         (1, 'Calmer now', 'Breath anchors you', 'calm'), (3, 'Sleepy', NULL, NULL)",
+    ] {
+        db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    db.close().await.ok();
+    (url, (admin, name))
+}
+
+mod wellbeing_db {
+    use crate::common::Backend;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(learngraph_pg),
+        ignore = "the wellbeing tables are read from PostgreSQL: set LEARNGRAPH_TEST_POSTGRES_URL"
+    )]
+    async fn into_sqlite() {
+        super::wellbeing_db_imports_profiles_chat_journal_and_meditation(Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(not(learngraph_pg), ignore = "set LEARNGRAPH_TEST_POSTGRES_URL to run on PostgreSQL")]
+    async fn into_postgres() {
+        super::wellbeing_db_imports_profiles_chat_journal_and_meditation(Backend::Postgres).await
+    }
+}
+
+const WELLBEING: &str = "query($e: String!) { learner(externalId: $e) {
+    displayName bio settings { theme preferredMeditationMinutes preferredMentorCategory }
+    conversationStates { sessionKey state lastAgent version createdAt updatedAt }
+    chatSessions(first: 10) { edges { node { startedAt endedAt
+        messages(first: 10) { role content agentPersona position createdAt }
+        mentorSelections(first: 5) { mentorId contextKeywords createdAt } } } }
+    journalEntries(first: 10) { edges { node { content moodTags source embeddingDimension createdAt
+        followUps(first: 5) { question answer createdAt synthesizedEntry { content source } } } } }
+    meditationReflections(first: 10) { edges { node { durationMinutes reflection insight emotionalState createdAt
+        session { startedAt endedAt } } } }
+    sessions(first: 10, kind: MEDITATION) { edges { node { startedAt endedAt } } }
+} }";
+
+async fn wellbeing_db_imports_profiles_chat_journal_and_meditation(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (url, scratch) = wellbeing_tables().await;
+    let refused =
+        run(&app.state, Source::WellbeingDb, "sqlite://companion.db", OPTIONS).await.expect_err("not PostgreSQL");
+    assert!(refused.to_string().contains("PostgreSQL"), "{refused}");
+
+    let dry = run(&app.state, Source::WellbeingDb, &url, Options { dry_run: true, ..OPTIONS }).await.expect("dry");
+    assert_eq!(counts(&dry, "chat_messages"), Counts { read: 4, imported: 3, present: 0, skipped: 1 }, "{dry:#?}");
+    assert_eq!(app.count_rows("learners", None).await, 0, "a dry run writes nothing");
+    let strict = run(&app.state, Source::WellbeingDb, &url, Options { strict: true, ..OPTIONS }).await;
+    assert!(strict.is_err(), "strict stops at the first malformed row");
+    assert_eq!(app.count_rows("learners", None).await, 0, "and changes nothing");
+
+    let report = run(&app.state, Source::WellbeingDb, &url, OPTIONS).await.expect("import");
+    let expected = [
+        ("user_profiles", Counts { read: 2, imported: 1, present: 0, skipped: 1 }),
+        ("conversation_history", Counts { read: 2, imported: 2, present: 0, skipped: 0 }),
+        ("chat_sessions", Counts { read: 2, imported: 2, present: 0, skipped: 0 }),
+        ("chat_messages", Counts { read: 4, imported: 3, present: 0, skipped: 1 }),
+        ("mentor_selections", Counts { read: 2, imported: 1, present: 0, skipped: 1 }),
+        ("journal_entries", Counts { read: 4, imported: 3, present: 0, skipped: 1 }),
+        ("journal_followups", Counts { read: 2, imported: 1, present: 0, skipped: 1 }),
+        ("meditation_sessions", Counts { read: 3, imported: 3, present: 0, skipped: 0 }),
+        ("meditation_reflections", Counts { read: 2, imported: 2, present: 0, skipped: 0 }),
+    ];
+    for (table, c) in expected {
+        assert_eq!(counts(&report, table), c, "{table}: {report:#?}");
+    }
+    assert_eq!(report.learners_created, 2);
+    let mut problems = report.problems.clone();
+    problems.sort();
+    assert_eq!(
+        problems,
+        vec![
+            "chat_messages id 3: invalid `role`: \"narrator\" is not user, assistant or system",
+            "journal_entries id 3: embedding is not a list of numbers",
+            "journal_followups id 2: invalid `original_entry_id`: journal entry 3 was not imported",
+            "mentor_selections id 2: invalid `session_id`: is missing",
+            "user_profiles id 00000000-0000-0000-0000-0000000000b2: invalid `settings.preferredMeditationMinutes`: must be between 1 and 600",
+        ]
+    );
+
+    let ada = app.ok(WELLBEING, json!({ "e": "00000000-0000-0000-0000-0000000000a1" })).await;
+    let ada = &ada["learner"];
+    assert_eq!((&ada["displayName"], &ada["bio"]), (&json!("Ada"), &json!("Likes tea")));
+    assert_eq!(
+        ada["settings"],
+        json!({ "theme": "dark", "preferredMeditationMinutes": 15, "preferredMentorCategory": "stoic" })
+    );
+    assert_eq!(
+        ada["conversationStates"],
+        json!([
+            { "sessionKey": "default", "state": { "step": 3, "goal": "calm" }, "lastAgent": "coach", "version": 1,
+              "createdAt": "2024-05-01T10:00:00+00:00", "updatedAt": "2024-05-01T10:00:00+00:00" },
+            { "sessionKey": "tutor", "state": [1, 2], "lastAgent": null, "version": 1,
+              "createdAt": "2024-05-02T08:00:00+00:00", "updatedAt": "2024-05-02T08:00:00+00:00" },
+        ])
+    );
+    let chats = ada["chatSessions"]["edges"].as_array().expect("chats");
+    assert_eq!(
+        chats[1]["node"],
+        json!({ "startedAt": "2024-05-01T09:00:00+00:00", "endedAt": "2024-05-01T09:30:00+00:00",
+                "messages": [
+                    { "role": "USER", "content": "I feel stuck", "agentPersona": null, "position": 1,
+                      "createdAt": "2024-05-01T09:01:00+00:00" },
+                    { "role": "ASSISTANT", "content": "Let us breathe first", "agentPersona": "sage", "position": 2,
+                      "createdAt": "2024-05-01T09:02:00.500+00:00" },
+                ],
+                "mentorSelections": [
+                    { "mentorId": "sage", "contextKeywords": "stress,exams", "createdAt": "2024-05-01T09:05:00+00:00" }
+                ] }),
+        "messages keep their order and times; the session ends after them"
+    );
+    assert_eq!(
+        (&chats[0]["node"]["endedAt"], &chats[0]["node"]["messages"][0]["content"]),
+        (&Value::Null, &json!("Back again")),
+        "a session the source left open stays open"
+    );
+    assert_eq!(
+        ada["journalEntries"]["edges"],
+        json!([
+            { "node": { "content": "One topic at a time", "moodTags": [], "source": "SYNTHESIS", "embeddingDimension": 2,
+                        "createdAt": "2024-05-01T20:10:00+00:00", "followUps": [] } },
+            { "node": { "content": "Exams tomorrow", "moodTags": ["anxious", "tired"], "source": "MANUAL",
+                        "embeddingDimension": 2, "createdAt": "2024-05-01T20:00:00+00:00",
+                        "followUps": [{ "question": "What worries you most?", "answer": "Running out of time",
+                                        "createdAt": "2024-05-01T20:10:00+00:00",
+                                        "synthesizedEntry": { "content": "One topic at a time", "source": "SYNTHESIS" } }] } },
+        ])
+    );
+    assert_eq!(
+        ada["meditationReflections"]["edges"],
+        json!([{ "node": { "durationMinutes": 10, "reflection": "Calmer now", "insight": "Breath anchors you",
+                           "emotionalState": "calm", "createdAt": "2024-05-02T07:10:00+00:00",
+                           "session": { "startedAt": "2024-05-02T07:00:00+00:00", "endedAt": "2024-05-02T07:10:00+00:00" } } }])
+    );
+    assert_eq!(
+        ada["sessions"]["edges"][0]["node"],
+        json!({ "startedAt": "2024-05-03T07:00:00+00:00", "endedAt": null }),
+        "a meditation not completed stays open"
+    );
+    let bo = app.ok(WELLBEING, json!({ "e": "00000000-0000-0000-0000-0000000000b2" })).await;
+    let bo = &bo["learner"];
+    assert_eq!(bo["displayName"], Value::Null, "the malformed profile row is skipped whole");
+    assert_eq!(
+        bo["meditationReflections"]["edges"][0]["node"]["session"],
+        json!({ "startedAt": "2024-05-04T06:00:00+00:00", "endedAt": "2024-05-04T06:20:00+00:00" }),
+        "completed without a time: it ended its duration after it began"
+    );
+    assert_eq!(bo["meditationReflections"]["edges"][0]["node"]["createdAt"], json!("2024-05-04T06:20:00+00:00"));
+
+    let tables = [
+        "chat_messages",
+        "journal_entries",
+        "journal_follow_ups",
+        "mentor_selections",
+        "meditation_reflections",
+        "conversation_states",
+        "sessions",
+    ];
+    let mut before = vec![];
+    for table in tables {
+        before.push(app.count_rows(table, None).await);
+    }
+    let again = run(&app.state, Source::WellbeingDb, &url, OPTIONS).await.expect("again");
+    for (table, c) in expected {
+        let present = c.imported;
+        assert_eq!(counts(&again, table), Counts { imported: 0, present, ..c }, "{table}: {again:#?}");
+    }
+    for (table, n) in tables.into_iter().zip(before) {
+        assert_eq!(app.count_rows(table, None).await, n, "{table}: nothing twice");
+    }
+    drop_scratch(Some(scratch)).await;
+}
