@@ -3,12 +3,12 @@
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::activity::ActivityKind;
-use entity::{chat_message, conversation_state, mentor_selection, session};
+use entity::{chat_message, conversation_state, mentor_selection};
 use sea_orm::{ColumnTrait, QueryFilter};
 
 use super::access::{self, LearnerScope, of_learner, parts};
 use super::ids::{self, Kind};
-use super::loaders::{self, MessageSession};
+use super::loaders;
 use super::page;
 use super::session::Session;
 use crate::domain::validate;
@@ -104,10 +104,8 @@ impl ChatMessage {
         self.row.created_at
     }
     /// The CHAT session it belongs to.
-    async fn session(&self, ctx: &Context<'_>) -> ApiResult<Option<Session>> {
-        let row =
-            loaders::owned_row::<session::Entity, MessageSession>(ctx, &self.scope, Some(self.row.session_id)).await?;
-        Ok(row.map(|s| Session::new(self.scope.clone(), s)))
+    async fn session(&self) -> Option<Session> {
+        Some(Session::by_id(self.scope.clone(), self.row.session_id, loaders::SessionOf::Message))
     }
 }
 

@@ -10,7 +10,8 @@ use super::access::{self, LearnerScope, parts};
 use super::goal::Goal;
 use super::ids::{self, Kind};
 use super::learner::Learner;
-use super::{loaders, page};
+use super::loaders::GoalOf;
+use super::page;
 use crate::domain::validate;
 use crate::error::ApiResult;
 use crate::store;
@@ -53,8 +54,8 @@ impl LearnerEvent {
         self.row.created_at
     }
     /// The goal the event is about, if any.
-    async fn goal(&self, ctx: &Context<'_>) -> ApiResult<Option<Goal>> {
-        Ok(loaders::event_goal(ctx, &self.scope, self.row.goal_id).await?.map(|g| Goal::new(self.scope.clone(), g)))
+    async fn goal(&self) -> Option<Goal> {
+        self.row.goal_id.map(|id| Goal::by_id(self.scope.clone(), id, GoalOf::Event))
     }
     /// The learner who did it.
     async fn learner(&self) -> Learner {

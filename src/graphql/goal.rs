@@ -4,12 +4,15 @@ use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::activity::ActivityKind;
 use entity::{goal, goal_profile_version};
+use sea_orm::prelude::Uuid;
 use sea_orm::{ColumnTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::OnceCell;
 
 use super::access::{self, LearnerScope, of_learner, parts};
 use super::ids::{self, Kind};
 use super::learner::Learner;
-use super::{loaders, page};
+use super::loaders::{self, GoalOf};
+use super::page;
 use crate::domain::validate;
 use crate::error::{ApiError, ApiResult};
 use crate::store;
@@ -30,12 +33,29 @@ pub enum GoalStatus {
 /// A learning goal of one learner, with the learner's profile for that goal.
 pub struct Goal {
     scope: LearnerScope,
-    row: goal::Model,
+    id: Uuid,
+    row: OnceCell<goal::Model>,
+    of: GoalOf,
 }
 
 impl Goal {
     pub fn new(scope: LearnerScope, row: goal::Model) -> Self {
-        Goal { scope, row }
+        Goal { scope, id: row.id, row: OnceCell::new_with(Some(row)), of: GoalOf::Attempt }
+    }
+
+    /// A goal known only by its id (an attempt's or an event's, which the database keeps
+    /// pointing at a goal of the same learner): `id` costs no query, any other field reads the row,
+    /// batched with the request's other goals.
+    pub fn by_id(scope: LearnerScope, id: Uuid, of: GoalOf) -> Self {
+        Goal { scope, id, row: OnceCell::new(), of }
+    }
+
+    async fn row(&self, ctx: &Context<'_>) -> ApiResult<&goal::Model> {
+        self.row
+            .get_or_try_init(|| async {
+                loaders::goal_row(ctx, &self.scope, self.id, self.of).await?.ok_or(ApiError::NotFound("goal".into()))
+            })
+            .await
     }
 }
 
@@ -58,39 +78,39 @@ const MAX_GOALS: i32 = 100;
 impl Goal {
     /// Global id (opaque).
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Goal, self.row.id)
+        ids::encode(Kind::Goal, self.id)
     }
     /// The client's own key for this goal, unique per learner.
-    async fn external_id(&self) -> Option<&str> {
-        self.row.external_id.as_deref()
+    async fn external_id(&self, ctx: &Context<'_>) -> ApiResult<Option<&str>> {
+        Ok(self.row(ctx).await?.external_id.as_deref())
     }
     /// What the learner wants to reach (1..=200 characters).
-    async fn title(&self) -> &str {
-        &self.row.title
+    async fn title(&self, ctx: &Context<'_>) -> ApiResult<&str> {
+        Ok(&self.row(ctx).await?.title)
     }
     /// Where the goal stands.
-    async fn status(&self) -> GoalStatus {
-        self.row.status.into()
+    async fn status(&self, ctx: &Context<'_>) -> ApiResult<GoalStatus> {
+        Ok(self.row(ctx).await?.status.into())
     }
     /// The learner's current profile for this goal (free-form JSON; `{}` until first written).
-    async fn profile(&self) -> Json<&serde_json::Value> {
-        Json(&self.row.profile)
+    async fn profile(&self, ctx: &Context<'_>) -> ApiResult<Json<&serde_json::Value>> {
+        Ok(Json(&self.row(ctx).await?.profile))
     }
     /// Version of `profile`: 0 until first written, +1 on every update.
-    async fn profile_version(&self) -> i32 {
-        self.row.profile_version
+    async fn profile_version(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        Ok(self.row(ctx).await?.profile_version)
     }
     /// When `profile` was last written; null until the first profile.
-    async fn profile_updated_at(&self) -> Option<DateTime<Utc>> {
-        self.row.profile_updated_at
+    async fn profile_updated_at(&self, ctx: &Context<'_>) -> ApiResult<Option<DateTime<Utc>>> {
+        Ok(self.row(ctx).await?.profile_updated_at)
     }
     /// When the goal was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.row.created_at
+    async fn created_at(&self, ctx: &Context<'_>) -> ApiResult<DateTime<Utc>> {
+        Ok(self.row(ctx).await?.created_at)
     }
     /// When the goal last changed (title, status or profile).
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.row.updated_at
+    async fn updated_at(&self, ctx: &Context<'_>) -> ApiResult<DateTime<Utc>> {
+        Ok(self.row(ctx).await?.updated_at)
     }
     /// The learner this goal belongs to.
     async fn learner(&self) -> Learner {
@@ -107,7 +127,7 @@ impl Goal {
         let (state, _) = parts(ctx)?;
         let limit = validate::page_size(first, page::DEFAULT_PAGE)?;
         let mut select = of_learner::<goal_profile_version::Entity>(&self.scope)
-            .filter(goal_profile_version::Column::GoalId.eq(self.row.id));
+            .filter(goal_profile_version::Column::GoalId.eq(self.id));
         if let Some(before) = before_version {
             select = select.filter(goal_profile_version::Column::Version.lt(before));
         }

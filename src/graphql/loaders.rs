@@ -42,6 +42,8 @@ pub fn register<Q, M, S>(
         .data(Batcher::new(ById::<goal::Entity, AttemptGoal>::new(db)))
         .data(Batcher::new(ById::<goal::Entity, EventGoal>::new(db)))
         .data(Batcher::new(ById::<session::Entity, AttemptSession>::new(db)))
+        .data(Batcher::new(ById::<session::Entity, ReflectionSession>::new(db)))
+        .data(Batcher::new(ById::<session::Entity, MessageSession>::new(db)))
         .data(Batcher::new(GoalsOfLearner(db.clone())))
         .data(Batcher::new(Progress(db.clone())))
         .data(Batcher::new(OfLearner::<preference::Entity>::new(db)))
@@ -55,8 +57,6 @@ pub fn register<Q, M, S>(
         .data(Batcher::new(ById::<journal_entry::Entity, FollowUpEntry>::new(db)))
         .data(Batcher::new(ById::<journal_entry::Entity, FollowUpSynthesis>::new(db)))
         .data(Batcher::new(ById::<journal_entry::Entity, ReflectionEntry>::new(db)))
-        .data(Batcher::new(ById::<session::Entity, ReflectionSession>::new(db)))
-        .data(Batcher::new(ById::<session::Entity, MessageSession>::new(db)))
         .data(Batcher::new(ChildrenOf::<journal_follow_up::Entity>::new(db)))
         .data(Batcher::new(ChildrenOf::<chat_message::Entity>::new(db)))
         .data(Batcher::new(ChildrenOf::<mentor_selection::Entity>::new(db)))
@@ -86,11 +86,11 @@ pub type Owned = (Uuid, Uuid);
 pub enum AttemptGoal {}
 pub enum EventGoal {}
 pub enum AttemptSession {}
+pub enum ReflectionSession {}
+pub enum MessageSession {}
 pub enum FollowUpEntry {}
 pub enum FollowUpSynthesis {}
 pub enum ReflectionEntry {}
-pub enum ReflectionSession {}
-pub enum MessageSession {}
 
 /// Rows of `E` by (learner, id), for the relation `R`.
 pub struct ById<E, R>(DatabaseConnection, PhantomData<fn() -> (E, R)>);
@@ -208,23 +208,42 @@ where
     owned::<E, R>(ctx, scope, id).await
 }
 
-/// `Attempt.goal`.
-pub async fn attempt_goal(ctx: &Context<'_>, scope: &LearnerScope, id: Option<Uuid>) -> ApiResult<Option<goal::Model>> {
-    owned::<goal::Entity, AttemptGoal>(ctx, scope, id).await
+/// What a goal known only by id was reached through: each relation batches on its own, so a
+/// request's statements do not depend on when sibling lists arrive.
+#[derive(Clone, Copy, Debug)]
+pub enum GoalOf {
+    Attempt,
+    Event,
 }
 
-/// `LearnerEvent.goal`.
-pub async fn event_goal(ctx: &Context<'_>, scope: &LearnerScope, id: Option<Uuid>) -> ApiResult<Option<goal::Model>> {
-    owned::<goal::Entity, EventGoal>(ctx, scope, id).await
+/// What a session known only by id was reached through (see `GoalOf`).
+#[derive(Clone, Copy, Debug)]
+pub enum SessionOf {
+    Attempt,
+    Message,
+    Reflection,
 }
 
-/// `Attempt.session`.
-pub async fn attempt_session(
+/// A goal of `scope`'s learner by id, batched with the others reached the same way.
+pub async fn goal_row(ctx: &Context<'_>, scope: &LearnerScope, id: Uuid, of: GoalOf) -> ApiResult<Option<goal::Model>> {
+    match of {
+        GoalOf::Attempt => owned::<goal::Entity, AttemptGoal>(ctx, scope, Some(id)).await,
+        GoalOf::Event => owned::<goal::Entity, EventGoal>(ctx, scope, Some(id)).await,
+    }
+}
+
+/// A session of `scope`'s learner by id, batched with the others reached the same way.
+pub async fn session_row(
     ctx: &Context<'_>,
     scope: &LearnerScope,
-    id: Option<Uuid>,
+    id: Uuid,
+    of: SessionOf,
 ) -> ApiResult<Option<session::Model>> {
-    owned::<session::Entity, AttemptSession>(ctx, scope, id).await
+    match of {
+        SessionOf::Attempt => owned::<session::Entity, AttemptSession>(ctx, scope, Some(id)).await,
+        SessionOf::Message => owned::<session::Entity, MessageSession>(ctx, scope, Some(id)).await,
+        SessionOf::Reflection => owned::<session::Entity, ReflectionSession>(ctx, scope, Some(id)).await,
+    }
 }
 
 /// The goals of `scope`'s learner, oldest first.

@@ -3,12 +3,12 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::activity::ActivityKind;
-use entity::{journal_entry, meditation_reflection, session};
+use entity::{journal_entry, meditation_reflection};
 
 use super::access::{self, LearnerScope, parts};
 use super::ids::{self, Kind};
 use super::journal::JournalEntry;
-use super::loaders::{self, ReflectionEntry, ReflectionSession};
+use super::loaders::{self, ReflectionEntry};
 use super::page;
 use super::session::Session;
 use crate::domain::validate;
@@ -56,10 +56,8 @@ impl MeditationReflection {
         self.row.created_at
     }
     /// The MEDITATION session it reflects on.
-    async fn session(&self, ctx: &Context<'_>) -> ApiResult<Option<Session>> {
-        let row = loaders::owned_row::<session::Entity, ReflectionSession>(ctx, &self.scope, Some(self.row.session_id))
-            .await?;
-        Ok(row.map(|s| Session::new(self.scope.clone(), s)))
+    async fn session(&self) -> Option<Session> {
+        Some(Session::by_id(self.scope.clone(), self.row.session_id, loaders::SessionOf::Reflection))
     }
     /// The journal entry it was saved as, if it was.
     async fn journal_entry(&self, ctx: &Context<'_>) -> ApiResult<Option<JournalEntry>> {

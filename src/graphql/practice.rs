@@ -11,9 +11,10 @@ use super::access::{self, LearnerScope, of_learner, parts};
 use super::goal::Goal;
 use super::ids::{self, Kind};
 use super::learner::Learner;
+use super::loaders::{self, GoalOf, SessionOf};
+use super::page;
 use super::scalars::Date;
 use super::session::Session;
-use super::{loaders, page};
 use crate::domain::streak::{StreakSummary, local_date};
 use crate::domain::validate;
 use crate::error::{ApiError, ApiResult};
@@ -94,14 +95,12 @@ impl Attempt {
         self.row.created_at
     }
     /// The session the attempt was recorded in, if any.
-    async fn session(&self, ctx: &Context<'_>) -> ApiResult<Option<Session>> {
-        Ok(loaders::attempt_session(ctx, &self.scope, self.row.session_id)
-            .await?
-            .map(|s| Session::new(self.scope.clone(), s)))
+    async fn session(&self) -> Option<Session> {
+        self.row.session_id.map(|id| Session::by_id(self.scope.clone(), id, SessionOf::Attempt))
     }
     /// The goal the attempt worked towards, if any.
-    async fn goal(&self, ctx: &Context<'_>) -> ApiResult<Option<Goal>> {
-        Ok(loaders::attempt_goal(ctx, &self.scope, self.row.goal_id).await?.map(|g| Goal::new(self.scope.clone(), g)))
+    async fn goal(&self) -> Option<Goal> {
+        self.row.goal_id.map(|id| Goal::by_id(self.scope.clone(), id, GoalOf::Attempt))
     }
     /// The learner who answered.
     async fn learner(&self) -> Learner {

@@ -5,14 +5,17 @@ use chrono::{DateTime, Utc};
 use entity::activity::ActivityKind;
 use entity::session;
 use sea_orm::ColumnTrait;
+use sea_orm::prelude::Uuid;
+use tokio::sync::OnceCell;
 
 use super::access::{self, LearnerScope, parts};
 use super::ids::{self, Kind};
 use super::learner::Learner;
+use super::loaders::SessionOf;
 use super::page;
 use super::practice::{Attempt, AttemptFilter, attempts_of, ratio};
 use crate::domain::validate;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::store;
 
 /// What a session is for.
@@ -30,12 +33,32 @@ pub enum SessionKind {
 /// A bounded period of activity of one kind.
 pub struct Session {
     scope: LearnerScope,
-    row: session::Model,
+    id: Uuid,
+    row: OnceCell<session::Model>,
+    of: SessionOf,
 }
 
 impl Session {
     pub fn new(scope: LearnerScope, row: session::Model) -> Self {
-        Session { scope, row }
+        Session { scope, id: row.id, row: OnceCell::new_with(Some(row)), of: SessionOf::Attempt }
+    }
+
+    /// A session known only by its id (an attempt's, a message's or a reflection's, which the
+    /// database keeps pointing at a session of the same learner): `id` and the lists under it cost
+    /// no query of the session, any other field reads the row, batched with the request's other
+    /// sessions.
+    pub fn by_id(scope: LearnerScope, id: Uuid, of: SessionOf) -> Self {
+        Session { scope, id, row: OnceCell::new(), of }
+    }
+
+    async fn row(&self, ctx: &Context<'_>) -> ApiResult<&session::Model> {
+        self.row
+            .get_or_try_init(|| async {
+                super::loaders::session_row(ctx, &self.scope, self.id, self.of)
+                    .await?
+                    .ok_or(ApiError::NotFound("session".into()))
+            })
+            .await
     }
 }
 
@@ -44,31 +67,32 @@ impl Session {
 impl Session {
     /// Global id (opaque).
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Session, self.row.id)
+        ids::encode(Kind::Session, self.id)
     }
     /// What the session is for.
-    async fn kind(&self) -> SessionKind {
-        self.row.kind.into()
+    async fn kind(&self, ctx: &Context<'_>) -> ApiResult<SessionKind> {
+        Ok(self.row(ctx).await?.kind.into())
     }
     /// When it started.
-    async fn started_at(&self) -> DateTime<Utc> {
-        self.row.started_at
+    async fn started_at(&self, ctx: &Context<'_>) -> ApiResult<DateTime<Utc>> {
+        Ok(self.row(ctx).await?.started_at)
     }
     /// Null while the session is open.
-    async fn ended_at(&self) -> Option<DateTime<Utc>> {
-        self.row.ended_at
+    async fn ended_at(&self, ctx: &Context<'_>) -> ApiResult<Option<DateTime<Utc>>> {
+        Ok(self.row(ctx).await?.ended_at)
     }
     /// Number of attempts recorded in this session.
-    async fn total_exercises(&self) -> i32 {
-        self.row.total_exercises
+    async fn total_exercises(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        Ok(self.row(ctx).await?.total_exercises)
     }
     /// Number of correct attempts recorded in this session.
-    async fn correct_answers(&self) -> i32 {
-        self.row.correct_answers
+    async fn correct_answers(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        Ok(self.row(ctx).await?.correct_answers)
     }
     /// `correctAnswers / totalExercises` in 0..1; null with no attempts.
-    async fn accuracy(&self) -> Option<f64> {
-        ratio(i64::from(self.row.correct_answers), i64::from(self.row.total_exercises))
+    async fn accuracy(&self, ctx: &Context<'_>) -> ApiResult<Option<f64>> {
+        let row = self.row(ctx).await?;
+        Ok(ratio(i64::from(row.correct_answers), i64::from(row.total_exercises)))
     }
     /// The learner whose session it is.
     async fn learner(&self) -> Learner {
@@ -82,7 +106,7 @@ impl Session {
         #[graphql(desc = "How many, 1..=100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Only messages after this one (its id), for paging.")] after: Option<ID>,
     ) -> ApiResult<Vec<super::companion::ChatMessage>> {
-        super::companion::messages_of(ctx, &self.scope, self.row.id, first, after).await
+        super::companion::messages_of(ctx, &self.scope, self.id, first, after).await
     }
     /// Mentors chosen in a CHAT session, oldest first.
     #[graphql(complexity = "page::cost(first, child_complexity)")]
@@ -91,11 +115,11 @@ impl Session {
         ctx: &Context<'_>,
         #[graphql(desc = "How many, 1..=100 (default 20).")] first: Option<i32>,
     ) -> ApiResult<Vec<super::companion::MentorSelection>> {
-        super::companion::mentor_selections_of(ctx, &self.scope, self.row.id, first).await
+        super::companion::mentor_selections_of(ctx, &self.scope, self.id, first).await
     }
     /// The reflection on a MEDITATION session, once recorded.
     async fn reflection(&self, ctx: &Context<'_>) -> ApiResult<Option<super::meditation::MeditationReflection>> {
-        let row = super::loaders::reflection_of(ctx, &self.scope, self.row.id).await?;
+        let row = super::loaders::reflection_of(ctx, &self.scope, self.id).await?;
         Ok(row.map(|r| super::meditation::MeditationReflection::new(self.scope.clone(), r)))
     }
     /// The attempts of this session, newest first.
@@ -107,7 +131,7 @@ impl Session {
         #[graphql(desc = "Cursor of the last edge of the previous page.")] after: Option<String>,
     ) -> ApiResult<page::Connection<Attempt>> {
         let filter = AttemptFilter { first, after, ..Default::default() };
-        attempts_of(ctx, &self.scope, Some(self.row.id), filter).await
+        attempts_of(ctx, &self.scope, Some(self.id), filter).await
     }
 }
 

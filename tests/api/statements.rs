@@ -10,6 +10,7 @@ crate::on_each_backend!(
     a_page_of_learners_costs_the_same_statements_at_any_page_size,
     profiling_fields_cost_the_same_statements_at_any_page_size,
     nested_connections_under_a_page_of_learners_cost_one_statement_each,
+    a_relation_selected_only_for_its_id_costs_no_statement,
 );
 
 const ONE_LEARNER: &str = "query($e: String!, $n: Int!) {
@@ -130,9 +131,10 @@ async fn nested_connections_under_a_page_of_learners_cost_one_statement_each(b: 
     let large = statements(&app, NESTED_PAGE, json!({ "n": 25 })).await;
     assert_eq!(small, large, "statements for 5 and for 25 learners differ: a nested list is not batched");
     // The page; goals; progress; one per connection (attempts, sessions, events, journal entries,
-    // chat sessions, reflections); Attempt.goal, Attempt.session, Session.attempts,
-    // JournalEntry.followUps; preferences, interests, badges.
-    assert_eq!(small, 16);
+    // chat sessions, reflections); Session.attempts, JournalEntry.followUps; preferences,
+    // interests, badges. Attempt.goal and Attempt.session are asked only for their ids, which
+    // cost nothing.
+    assert_eq!(small, 14);
     // And each learner gets its own rows.
     let page = app.ok(NESTED_PAGE, json!({ "n": 25 })).await;
     let nodes = page["learners"]["nodes"].as_array().expect("nodes");
@@ -142,4 +144,54 @@ async fn nested_connections_under_a_page_of_learners_cost_one_statement_each(b: 
         assert_eq!(node["attempts"]["nodes"].as_array().expect("attempts").len(), 1, "{node}");
         assert_eq!(node["events"]["nodes"].as_array().expect("events").len(), 1, "{node}");
     }
+}
+
+const BARE: &str = "{ learner(externalId: \"ids\") {
+  attempts(first: 10) { nodes { id } } events(first: 10) { nodes { id } }
+  chatSessions(first: 5) { nodes { id messages(first: 5) { id } } }
+} }";
+const IDS: &str = "{ learner(externalId: \"ids\") {
+  attempts(first: 10) { nodes { id goal { id __typename } session { id } } } events(first: 10) { nodes { id goal { id } } }
+  chatSessions(first: 5) { nodes { id messages(first: 5) { id session { id } } } }
+} }";
+const ROWS: &str = "{ learner(externalId: \"ids\") {
+  attempts(first: 10) { nodes { id goal { id title } session { id kind } } } events(first: 10) { nodes { id goal { status } } }
+  chatSessions(first: 5) { nodes { id messages(first: 5) { id session { startedAt } } } }
+} }";
+
+async fn a_relation_selected_only_for_its_id_costs_no_statement(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let learner = app.learner("ids").await;
+    let goal = json!(app.goal(&learner).await);
+    let session = start_session(&app, &learner, "PRACTICE").await;
+    for _ in 0..3 {
+        attempt(&app, &learner, "e", Some(&session), Some(&goal)).await;
+        event(&app, &learner, "k", Some(&goal)).await;
+    }
+    let posted = app
+        .ok(
+            "mutation($l: ID!) { postChatMessages(input: { learnerId: $l, messages: [{ role: USER, content: \"hi\" }] }) { session { id } } }",
+            json!({ "l": learner }),
+        )
+        .await;
+    let chat = &posted["postChatMessages"]["session"]["id"];
+    let bare = statements(&app, BARE, json!({})).await;
+    assert_eq!(statements(&app, IDS, json!({})).await, bare, "`{{ id }}` of a goal or session reads nothing");
+    // Any other field reads the rows: one batch per relation (Attempt.goal, Attempt.session,
+    // LearnerEvent.goal, ChatMessage.session).
+    assert_eq!(statements(&app, ROWS, json!({})).await, bare + 4);
+
+    let ids = app.ok(IDS, json!({})).await;
+    let rows = app.ok(ROWS, json!({})).await;
+    for (i, node) in ids["learner"]["attempts"]["nodes"].as_array().expect("attempts").iter().enumerate() {
+        assert_eq!((&node["goal"]["id"], &node["session"]["id"]), (&goal, &session), "{node}");
+        assert_eq!(node["goal"]["__typename"], "Goal");
+        let full = &rows["learner"]["attempts"]["nodes"][i];
+        assert_eq!((&full["goal"]["title"], &full["session"]["kind"]), (&json!("T"), &json!("PRACTICE")), "{full}");
+    }
+    assert_eq!(ids["learner"]["events"]["nodes"][0]["goal"]["id"], goal);
+    assert_eq!(rows["learner"]["events"]["nodes"][0]["goal"]["status"], "ACTIVE");
+    let message = &ids["learner"]["chatSessions"]["nodes"][0]["messages"][0];
+    assert_eq!(&message["session"]["id"], chat);
+    assert!(rows["learner"]["chatSessions"]["nodes"][0]["messages"][0]["session"]["startedAt"].is_string());
 }
