@@ -434,6 +434,39 @@ async fn the_full_learner_view_runs_in_one_request(b: Backend) {
     assert_eq!(l["goals"][0]["profileVersion"], 2);
     assert_eq!(l["interests"], json!(["chess"]));
     assert!(l["journalEntries"]["edges"].as_array().is_some_and(|e| !e.is_empty()));
+
+    // The whole answer, field for field and in order, against the stored snapshot: a change in
+    // how the view is resolved (batching, lazy rows, caching) must not change what it says.
+    let redacted = serde_json::to_string_pretty(&redact_view(&view)).expect("json") + "\n";
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/full-learner-view.json");
+    if std::env::var("LEARNGRAPH_UPDATE_SNAPSHOTS").is_ok() {
+        std::fs::write(path, &redacted).expect("write snapshot");
+    }
+    let stored = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        stored == redacted,
+        "FullLearnerView differs from tests/snapshots/full-learner-view.json; if the change is meant, run \
+         LEARNGRAPH_UPDATE_SNAPSHOTS=1 cargo test the_full_learner_view and review the diff:\n{redacted}"
+    );
+}
+
+/// Ids, cursors, times and dates replaced by placeholders (they differ on every run); lists keep
+/// their order, which is part of the answer.
+fn redact_view(v: &Value) -> Value {
+    match v {
+        Value::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok() => json!("<time>"),
+        Value::String(s) if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => json!("<date>"),
+        Value::Array(items) => Value::Array(items.iter().map(redact_view).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| match k.as_str() {
+                    "id" | "cursor" | "endCursor" if !v.is_null() => (k.clone(), json!("<id>")),
+                    _ => (k.clone(), redact_view(v)),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 async fn protection_operations_run_as_clients_send_them(b: Backend) {
