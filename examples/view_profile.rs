@@ -1,0 +1,175 @@
+//! Our CPU per FullLearnerView, in process and without HTTP, for profiling: seeds one heavy
+//! learner through the API (goals with profiles, sessions, attempts, journal entries), then runs
+//! the contract's FullLearnerView through the schema, one request at a time and then 16 at once,
+//! and prints wall and CPU time per view. Run it under a profiler:
+//!
+//! ```sh
+//! cargo build --release --example view_profile
+//! perf record -g target/release/examples/view_profile --views 3000
+//! valgrind --tool=callgrind target/release/examples/view_profile --views 100 --attempts 500
+//! ```
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::time::Instant;
+
+use async_graphql::{Request, Variables};
+use clap::Parser;
+use learngraph::clock::Clock;
+use learngraph::config::Config;
+use learngraph::graphql::{AppSchema, build_schema, execute};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+struct Args {
+    /// Views to run, in each of the two runs.
+    #[arg(long, default_value_t = 2_000)]
+    views: usize,
+    /// Attempts of the heavy learner.
+    #[arg(long, default_value_t = 2_000)]
+    attempts: usize,
+    /// Requests in flight at once in the second run.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Run on a fresh database on this PostgreSQL server instead of a temporary SQLite file.
+    #[arg(long)]
+    postgres: Option<String>,
+}
+
+const VIEW: &str = include_str!("../contract/learner-view.graphql");
+
+/// This process's CPU time (user + system) so far, in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which is in parentheses): utime and stime are 14 and 15.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+async fn run(schema: &AppSchema, query: &str, operation: Option<&str>, variables: Value) -> anyhow::Result<Value> {
+    let mut request = Request::new(query).variables(Variables::from_json(variables));
+    if let Some(op) = operation {
+        request = request.operation_name(op);
+    }
+    let schema = schema.clone();
+    let response = tokio::spawn(async move { execute(&schema, request).await }).await?;
+    let value = serde_json::to_value(response)?;
+    anyhow::ensure!(value.get("errors").is_none(), "errors: {value}");
+    Ok(value["data"].clone())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let database = support::BenchDatabase::create(args.postgres.as_deref(), "view-profile").await?;
+    let mut config = Config::for_database(&database.url);
+    config.max_complexity = 100_000;
+    let state = learngraph::build_state(config, Clock::System).await?;
+    let schema = build_schema(state.clone());
+
+    let seeding = Instant::now();
+    let learner = run(
+        &schema,
+        "mutation { ensureLearner(input: { externalId: \"heavy\" }) { learner { id } } }",
+        None,
+        json!({}),
+    )
+    .await?["ensureLearner"]["learner"]["id"]
+        .clone();
+    let mut goals = vec![];
+    for g in 0..5 {
+        let created = run(
+            &schema,
+            "mutation($l: ID!, $t: String!, $p: JSON) { createGoal(input: { learnerId: $l, title: $t, profile: $p }) { goal { id } } }",
+            None,
+            json!({ "l": learner, "t": format!("Goal {g}"), "p": { "level": g, "topics": ["a", "b"] } }),
+        )
+        .await?;
+        goals.push(created["createGoal"]["goal"]["id"].clone());
+    }
+    let now = chrono::Utc::now();
+    let mut sessions = vec![];
+    for s in 0..60 {
+        let at = now - chrono::TimeDelta::hours(24 * 60 - s * 24);
+        let started = run(
+            &schema,
+            "mutation($l: ID!, $at: DateTime) { startSession(input: { learnerId: $l, kind: PRACTICE, startedAt: $at }) { session { id } } }",
+            None,
+            json!({ "l": learner, "at": at.to_rfc3339() }),
+        )
+        .await?;
+        sessions.push((started["startSession"]["session"]["id"].clone(), at));
+    }
+    for i in 0..args.attempts {
+        let (session, start) = &sessions[i % sessions.len()];
+        let at = *start + chrono::TimeDelta::seconds(i as i64);
+        run(
+            &schema,
+            "mutation($l: ID!, $e: String!, $ok: Boolean!, $at: DateTime, $s: ID, $g: ID) { recordAttempt(input: { learnerId: $l, exerciseId: $e, isCorrect: $ok, occurredAt: $at, sessionId: $s, goalId: $g }) { attempt { id } } }",
+            None,
+            json!({ "l": learner, "e": format!("ex-{}", i % 40), "ok": i % 3 != 0, "at": at.to_rfc3339(), "s": session, "g": goals[i % goals.len()] }),
+        )
+        .await?;
+    }
+    for j in 0..200 {
+        run(
+            &schema,
+            "mutation($l: ID!, $c: String!) { createJournalEntry(input: { learnerId: $l, content: $c, moodTags: [\"calm\", \"curious\"] }) { entry { id } } }",
+            None,
+            json!({ "l": learner, "c": format!("Entry {j}: today I practised fractions and felt calmer.") }),
+        )
+        .await?;
+    }
+    println!("seeded in {:.1} s ({})", seeding.elapsed().as_secs_f64(), database.engine());
+
+    let variables = json!({ "externalId": "heavy" });
+    let before = state.statements.get();
+    let view = run(&schema, VIEW, Some("FullLearnerView"), variables.clone()).await?;
+    let statements = state.statements.get() - before;
+    let bytes = serde_json::to_string(&view)?.len();
+    println!("FullLearnerView: {bytes} bytes of data, {statements} SQL statements");
+
+    let (cpu, wall) = (cpu_seconds(), Instant::now());
+    for _ in 0..args.views {
+        run(&schema, VIEW, Some("FullLearnerView"), variables.clone()).await?;
+    }
+    let (cpu, wall) = (cpu_seconds() - cpu, wall.elapsed().as_secs_f64());
+    println!(
+        "one at a time: {} views, {:.3} ms wall and {:.3} ms CPU per view",
+        args.views,
+        wall * 1000.0 / args.views as f64,
+        cpu * 1000.0 / args.views as f64
+    );
+
+    let (cpu, wall) = (cpu_seconds(), Instant::now());
+    let per_task = args.views / args.concurrency;
+    let mut tasks = vec![];
+    for _ in 0..args.concurrency {
+        let schema = schema.clone();
+        let variables = variables.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per_task {
+                run(&schema, VIEW, Some("FullLearnerView"), variables.clone()).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let done = per_task * args.concurrency;
+    let (cpu, wall) = (cpu_seconds() - cpu, wall.elapsed().as_secs_f64());
+    println!(
+        "{} at once: {done} views, {:.0} views/s, {:.3} ms CPU per view; peak RSS {} MiB",
+        args.concurrency,
+        done as f64 / wall,
+        cpu * 1000.0 / done as f64,
+        support::peak_rss_kib() / 1024
+    );
+    state.db.clone().close().await.ok();
+    database.drop().await?;
+    Ok(())
+}
