@@ -1,5 +1,5 @@
-//! Readers of the stores learngraph replaces (`../shared/legacy-formats.md` in the project's
-//! design notes; the README's "Moving from an existing store"). Each turns its files or tables into
+//! Readers of the stores learngraph replaces (described in the README's "Moving from an existing
+//! store"). Each turns its files or tables into
 //! one `Incoming` per learner, skipping (and reporting, with file and key or table and row id) what
 //! is malformed. Fields a source carries beyond the ones mapped are kept in the attempt's
 //! `details` or the event's `payload`, so nothing is dropped on the way.
