@@ -72,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     let jobs: Vec<(String, String, bool, String)> = (0..args.attempts)
         .map(|i| {
-            let r = mix(i as u64);
+            let r = support::mix(i as u64);
             let at = now - chrono::TimeDelta::minutes((r % (60 * 24 * 60)) as i64);
             (ids[i % ids.len()].clone(), format!("ex-{}", r % 50), !r.is_multiple_of(3), at.to_rfc3339())
         })
@@ -84,8 +84,8 @@ async fn main() -> anyhow::Result<()> {
         latencies.len(),
         elapsed.as_secs_f64(),
         latencies.len() as f64 / elapsed.as_secs_f64(),
-        ms(pct(&latencies, 0.50)),
-        ms(pct(&latencies, 0.99)),
+        support::ms(support::pct(&latencies, 0.50)),
+        support::ms(support::pct(&latencies, 0.99)),
     );
 
     // Read cost: a learner with 10 attempts against one with `heavy_attempts`.
@@ -94,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
     let mk = |l: &str, n: usize| -> Vec<(String, String, bool, String)> {
         (0..n)
             .map(|i| {
-                let r = mix(i as u64 + 7);
+                let r = support::mix(i as u64 + 7);
                 let at = now - chrono::TimeDelta::minutes((r % (60 * 24 * 365)) as i64);
                 (l.to_owned(), format!("ex-{}", r % 200), !r.is_multiple_of(4), at.to_rfc3339())
             })
@@ -120,8 +120,8 @@ async fn main() -> anyhow::Result<()> {
         times.sort();
         println!(
             "read streak+progress, learner with {name}: p50 {:.2} ms, p99 {:.2} ms (totalAttempts = {total})",
-            ms(pct(&times, 0.50)),
-            ms(pct(&times, 0.99))
+            support::ms(support::pct(&times, 0.50)),
+            support::ms(support::pct(&times, 0.99))
         );
     }
     println!("peak RSS (server and load generator, one process): {} MiB", support::peak_rss_kib() / 1024);
@@ -131,14 +131,6 @@ async fn main() -> anyhow::Result<()> {
     state.db.close().await.ok();
     database.drop().await?;
     Ok(())
-}
-
-/// A cheap deterministic mixer, so runs are repeatable.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E3779B97F4A7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D049BB133111EB);
-    x ^ (x >> 31)
 }
 
 async fn post(client: &reqwest::Client, endpoint: &str, query: &str, variables: Value) -> anyhow::Result<Value> {
@@ -217,15 +209,4 @@ async fn run(
         all.extend(w.await??);
     }
     Ok((start.elapsed(), all))
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

@@ -144,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
     let database = support::BenchDatabase::create(args.postgres.as_deref(), "view").await?;
     let engine = database.engine();
     let url = database.url.clone();
-    let clk_tck = clock_ticks();
+    let clk_tck = support::clock_ticks();
     println!(
         "learngraph full learner view on {engine}: {} learners, concurrency {}, {} s per kind after {} s of warm-up",
         args.learners, args.concurrency, args.seconds, args.warmup
@@ -223,9 +223,9 @@ async fn main() -> anyhow::Result<()> {
             None => None,
         };
         server.reset_peak();
-        let server_before = process_ticks(server.pid).context("server stat")?;
+        let server_before = support::process_ticks(&server.pid.to_string()).context("server stat")?;
         let run = drive(args.concurrency, Duration::from_secs(args.seconds), job).await;
-        let server_after = process_ticks(server.pid).context("server stat")?;
+        let server_after = support::process_ticks(&server.pid.to_string()).context("server stat")?;
         let pg_cpu = match (&pg, pg_before) {
             (Some(pg), Some(before)) => Some(pg.cpu().await?.since(&before)),
             _ => None,
@@ -316,8 +316,8 @@ async fn main() -> anyhow::Result<()> {
             "  {label} ({rows} rows, {statements} statements per view): {:.0} views/s, p50 {:.2} ms, p99 {:.2} ms \
              ({} views, {} errors{})",
             latencies.len() as f64 / run.elapsed.as_secs_f64(),
-            ms(pct(&latencies, 0.50)),
-            ms(pct(&latencies, 0.99)),
+            support::ms(support::pct(&latencies, 0.50)),
+            support::ms(support::pct(&latencies, 0.99)),
             latencies.len(),
             run.errors,
             run.first_error.as_deref().map(|e| format!(", first: {e}")).unwrap_or_default()
@@ -332,14 +332,6 @@ async fn main() -> anyhow::Result<()> {
 
 // ---------------------------------------------------------------------------------------------
 // Seeding
-
-/// A cheap deterministic mixer, so runs are repeatable.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E3779B97F4A7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D049BB133111EB);
-    x ^ (x >> 31)
-}
 
 /// What one learner gets.
 struct Shape {
@@ -732,7 +724,7 @@ fn text(seed: u64, len: usize) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(WORDS[(mix(seed + k) % WORDS.len() as u64) as usize]);
+        out.push_str(WORDS[(support::mix(seed + k) % WORDS.len() as u64) as usize]);
         k += 1;
     }
     out.push('.');
@@ -744,7 +736,7 @@ fn learner_rows(rows: &mut Rows, cx: &SeedContext, i: usize) -> anyhow::Result<(
     let now = cx.now;
     let heavy = i == 0;
     let shape = if heavy { Shape::heavy() } else { Shape::regular() };
-    let r = |k: u64| mix((i as u64) << 24 | k);
+    let r = |k: u64| support::mix((i as u64) << 24 | k);
     let id = Uuid::now_v7();
     let external_id = if heavy { "heavy".to_owned() } else { format!("learner-{i:05}") };
     let display_name = if heavy { "Heavy Learner".to_owned() } else { format!("Learner {i}") };
@@ -1210,29 +1202,10 @@ impl ServerProcess {
     }
 }
 
-/// `sysconf(_SC_CLK_TCK)`, through getconf (100 on Linux).
-fn clock_ticks() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100)
-}
-
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
-}
-
-/// utime + stime of a process, in clock ticks.
-fn process_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // After "pid (comm) ": field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
 /// A `kB` line of `/proc/<pid>/status`.
@@ -1249,7 +1222,7 @@ fn postgres_ticks() -> HashMap<u32, u64> {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         if comm.trim_end() == "postgres"
-            && let Some(ticks) = process_ticks(pid)
+            && let Some(ticks) = support::process_ticks(&pid.to_string())
         {
             out.insert(pid, ticks);
         }
@@ -1501,8 +1474,8 @@ impl Row {
             "{:<24} {:>8.1} {:>8.2} {:>8.2} {:>10.2} {:>15} {:>17} {:>8} {:>9.1} {:>9} {:>7}",
             self.label,
             latencies.len() as f64 / self.run.elapsed.as_secs_f64(),
-            ms(pct(&latencies, 0.50)),
-            ms(pct(&latencies, 0.99)),
+            support::ms(support::pct(&latencies, 0.50)),
+            support::ms(support::pct(&latencies, 0.99)),
             per_request(self.server_ticks),
             pg,
             format!("{alone} | {:.2}", s.concurrent),
@@ -1512,17 +1485,6 @@ impl Row {
             self.run.errors
         );
     }
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -41,12 +41,7 @@ const VIEW: &str = include_str!("../contract/learner-view.graphql");
 
 /// This process's CPU time (user + system) so far, in seconds.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command name (which is in parentheses): utime and stime are 14 and 15.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    support::process_ticks("self").unwrap_or(0) as f64 / support::clock_ticks() as f64
 }
 
 async fn run(schema: &AppSchema, query: &str, operation: Option<&str>, variables: Value) -> anyhow::Result<Value> {
