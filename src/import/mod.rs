@@ -17,7 +17,7 @@ use entity::session::SessionKind;
 use entity::{attempt, event, goal, session};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::graphql::AppState;
 use crate::graphql::access::LearnerScope;
 use crate::store;
@@ -365,14 +365,8 @@ async fn write_learner(
     }
 
     for (table, detail) in incoming.details {
-        match write_detail(&txn, &learner, detail, now).await {
-            Ok(true) => report.counts(&table).imported += 1,
-            Ok(false) => report.counts(&table).present += 1,
-            Err(ApiError::BadInput { field, reason }) => {
-                report.skip(&table, format!("{table} of {}: invalid `{field}`: {reason}", learner.model().external_id));
-            }
-            Err(e) => return Err(e),
-        }
+        let outcome = write_detail(&txn, &learner, detail, now).await;
+        tally(report, &table, &format!("{table} of {}", learner.model().external_id), outcome)?;
     }
 
     // Events and attempts carry their import keys as idempotency keys.
@@ -469,6 +463,21 @@ async fn write_learner(
         drop(txn);
     } else {
         txn.commit().await?;
+    }
+    Ok(())
+}
+
+/// Counts one row: written, already there, or skipped for a rule it breaks (bad input, or a
+/// conflict with what the learner has since done), with where it is and why. Any other failure
+/// fails the learner, which is then not imported at all.
+fn tally(report: &mut Report, table: &str, location: &str, outcome: ApiResult<bool>) -> ApiResult<()> {
+    match outcome {
+        Ok(true) => report.counts(table).imported += 1,
+        Ok(false) => report.counts(table).present += 1,
+        Err(e @ (ApiError::BadInput { .. } | ApiError::Conflict(_))) => {
+            report.skip(table, format!("{location}: {}", e.message()));
+        }
+        Err(e) => return Err(e),
     }
     Ok(())
 }

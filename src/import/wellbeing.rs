@@ -22,7 +22,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 use serde_json::Value;
 
 use super::sources::{Learners, connect_source, need, number, text, time_text, users_in};
-use super::{IncomingSession, Report};
+use super::{IncomingSession, Report, tally};
 use crate::db::WriteTxn;
 use crate::domain::validate;
 use crate::error::{ApiError, ApiResult};
@@ -170,6 +170,39 @@ fn ended(created_at: DateTime<Utc>, completed_at: Option<DateTime<Utc>>, duratio
     completed_at.unwrap_or_else(|| created_at + TimeDelta::minutes(i64::from(duration.unwrap_or(0).max(0))))
 }
 
+/// `<table> id <id>`: where a row is, for the report.
+fn by_id(table: &str, row: &QueryResult) -> String {
+    format!("{table} id {}", text(row, "id").unwrap_or_default())
+}
+
+/// Hands the rows read to their learners.
+struct Rows<'a> {
+    learners: &'a mut Learners,
+    report: &'a mut Report,
+}
+
+impl Rows<'_> {
+    /// Counts each row of `table`; gives what `parse` makes of it (its user, and the value) to the
+    /// user's learner through `put`, or skips it with where it is (`located`) and why.
+    fn each<T>(
+        &mut self,
+        table: &str,
+        rows: Vec<QueryResult>,
+        located: impl Fn(&str, &QueryResult) -> String,
+        parse: impl Fn(&QueryResult, String) -> Result<(String, T), String>,
+        put: impl Fn(&mut super::Incoming, T),
+    ) {
+        for row in rows {
+            self.report.counts(table).read += 1;
+            let location = located(table, &row);
+            match parse(&row, location.clone()) {
+                Ok((user, value)) => put(self.learners.of(&user), value),
+                Err(why) => self.report.skip(table, format!("{location}: {why}")),
+            }
+        }
+    }
+}
+
 /// The source database, which must be PostgreSQL.
 pub(super) async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     anyhow::ensure!(
@@ -198,98 +231,92 @@ pub(super) async fn read(
         }
     }
     let only = |column: &str| users_in(column, users).map_or_else(String::new, |c| format!(" WHERE {c}"));
+    let mut rows_of = Rows { learners, report };
 
-    let table = "user_profiles";
-    if present.contains(table) {
+    if present.contains("user_profiles") {
         let sql = format!(
             "SELECT CAST(id AS TEXT) AS id, CAST(display_name AS TEXT) AS display_name, CAST(bio AS TEXT) AS bio, \
              CAST(preferred_meditation_duration AS TEXT) AS minutes, CAST(preferred_mentor_category AS TEXT) AS category, \
              CAST(theme_preference AS TEXT) AS theme FROM user_profiles{} ORDER BY id",
             only("id")
         );
-        for row in rows(&db, table, sql).await? {
-            report.counts(table).read += 1;
-            let id = text(&row, "id").unwrap_or_default();
-            let location = format!("{table} id {id}");
-            match minutes(&row, "minutes") {
-                Ok(meditation_minutes) => {
-                    learners.of(&id).wellbeing.profile = Some(Profile {
-                        location,
-                        display_name: text(&row, "display_name"),
-                        bio: text(&row, "bio"),
-                        meditation_minutes,
-                        mentor_category: text(&row, "category"),
-                        theme: text(&row, "theme"),
-                    });
-                }
-                Err(why) => report.skip(table, format!("{location}: {why}")),
-            }
-        }
+        let profiles = rows(&db, "user_profiles", sql).await?;
+        rows_of.each(
+            "user_profiles",
+            profiles,
+            by_id,
+            |row, location| {
+                let profile = Profile {
+                    location,
+                    display_name: text(row, "display_name"),
+                    bio: text(row, "bio"),
+                    meditation_minutes: minutes(row, "minutes")?,
+                    mentor_category: text(row, "category"),
+                    theme: text(row, "theme"),
+                };
+                Ok((need(row, "id")?, profile))
+            },
+            |w, p| w.wellbeing.profile = Some(p),
+        );
     }
 
-    let table = "conversation_history";
-    if present.contains(table) {
+    if present.contains("conversation_history") {
         let sql = format!(
             "SELECT CAST(user_id AS TEXT) AS user_id, CAST(session_key AS TEXT) AS session_key, \
              CAST(agent_state AS TEXT) AS agent_state, CAST(last_agent AS TEXT) AS last_agent, \
              CAST(updated_at AS TEXT) AS updated_at FROM conversation_history{} ORDER BY 1, 2",
             only("user_id")
         );
-        for row in rows(&db, table, sql).await? {
-            report.counts(table).read += 1;
-            let (user, key) =
-                (text(&row, "user_id").unwrap_or_default(), text(&row, "session_key").unwrap_or_default());
-            let location = format!("{table} user_id {user} session_key {key:?}");
-            let state = (|| -> Result<State, String> {
-                let raw = need(&row, "agent_state")?;
-                let state = serde_json::from_str(&raw).map_err(|_| "agent_state is not JSON".to_owned())?;
-                let updated_at = when_given(&row, "updated_at")?;
-                Ok(State {
-                    location: location.clone(),
-                    session_key: key,
-                    state,
-                    last_agent: text(&row, "last_agent"),
-                    updated_at,
-                })
-            })();
-            match state {
-                Ok(state) => learners.of(&user).wellbeing.states.push(state),
-                Err(why) => report.skip(table, format!("{location}: {why}")),
-            }
-        }
+        let states = rows(&db, "conversation_history", sql).await?;
+        let located = |table: &str, row: &QueryResult| {
+            let (user, key) = (text(row, "user_id").unwrap_or_default(), text(row, "session_key").unwrap_or_default());
+            format!("{table} user_id {user} session_key {key:?}")
+        };
+        rows_of.each(
+            "conversation_history",
+            states,
+            located,
+            |row, location| {
+                let raw = need(row, "agent_state")?;
+                let state = State {
+                    location,
+                    session_key: text(row, "session_key").unwrap_or_default(),
+                    state: serde_json::from_str(&raw).map_err(|_| "agent_state is not JSON".to_owned())?,
+                    last_agent: text(row, "last_agent"),
+                    updated_at: when_given(row, "updated_at")?,
+                };
+                Ok((need(row, "user_id")?, state))
+            },
+            |w, s| w.wellbeing.states.push(s),
+        );
     }
 
-    let table = "chat_sessions";
-    if present.contains(table) {
+    if present.contains("chat_sessions") {
         let sql = format!(
             "SELECT CAST(id AS TEXT) AS id, CAST(user_id AS TEXT) AS user_id, CAST(started_at AS TEXT) AS started_at, \
              CAST(ended_at AS TEXT) AS ended_at FROM chat_sessions{} ORDER BY started_at, id",
             only("user_id")
         );
-        for row in rows(&db, table, sql).await? {
-            report.counts(table).read += 1;
-            let id = text(&row, "id").unwrap_or_default();
-            let session = (|| -> Result<(String, IncomingSession), String> {
-                Ok((
-                    need(&row, "user_id")?,
-                    IncomingSession {
-                        table: table.to_owned(),
-                        kind: SessionKind::Chat,
-                        source_id: chat(&id),
-                        started_at: when(&row, "started_at")?,
-                        ended_at: when_given(&row, "ended_at")?,
-                    },
-                ))
-            })();
-            match session {
-                Ok((user, session)) => learners.of(&user).sessions.push(session),
-                Err(why) => report.skip(table, format!("{table} id {id}: {why}")),
-            }
-        }
+        let sessions = rows(&db, "chat_sessions", sql).await?;
+        rows_of.each(
+            "chat_sessions",
+            sessions,
+            by_id,
+            |row, _| {
+                let session = IncomingSession {
+                    table: "chat_sessions".to_owned(),
+                    kind: SessionKind::Chat,
+                    source_id: chat(&text(row, "id").unwrap_or_default()),
+                    started_at: when(row, "started_at")?,
+                    ended_at: when_given(row, "ended_at")?,
+                };
+                Ok((need(row, "user_id")?, session))
+            },
+            |w, s| w.sessions.push(s),
+        );
     }
 
-    let table = "chat_messages";
-    if present.contains(table) && present.contains("chat_sessions") {
+    if present.contains("chat_messages") && present.contains("chat_sessions") {
         let sql = format!(
             "SELECT CAST(m.id AS TEXT) AS id, CAST(s.user_id AS TEXT) AS user_id, CAST(m.session_id AS TEXT) AS session_id, \
              CAST(m.role AS TEXT) AS role, CAST(m.content AS TEXT) AS content, CAST(m.agent_persona AS TEXT) AS persona, \
@@ -297,64 +324,54 @@ pub(super) async fn read(
              ORDER BY m.session_id, m.created_at, m.id",
             only("s.user_id")
         );
-        for row in rows(&db, table, sql).await? {
-            report.counts(table).read += 1;
-            let id = text(&row, "id").unwrap_or_default();
-            let location = format!("{table} id {id}");
-            let message = (|| -> Result<(String, Message), String> {
-                Ok((
-                    need(&row, "user_id")?,
-                    Message {
-                        location: location.clone(),
-                        id: id.clone(),
-                        session: chat(&need(&row, "session_id")?),
-                        role: need(&row, "role")?,
-                        content: text(&row, "content").unwrap_or_default(),
-                        persona: text(&row, "persona"),
-                        created_at: when(&row, "created_at")?,
-                    },
-                ))
-            })();
-            match message {
-                Ok((user, message)) => learners.of(&user).wellbeing.messages.push(message),
-                Err(why) => report.skip(table, format!("{location}: {why}")),
-            }
-        }
+        let messages = rows(&db, "chat_messages", sql).await?;
+        rows_of.each(
+            "chat_messages",
+            messages,
+            by_id,
+            |row, location| {
+                let message = Message {
+                    location,
+                    id: text(row, "id").unwrap_or_default(),
+                    session: chat(&need(row, "session_id")?),
+                    role: need(row, "role")?,
+                    content: text(row, "content").unwrap_or_default(),
+                    persona: text(row, "persona"),
+                    created_at: when(row, "created_at")?,
+                };
+                Ok((need(row, "user_id")?, message))
+            },
+            |w, m| w.wellbeing.messages.push(m),
+        );
     }
 
-    let table = "mentor_selections";
-    if present.contains(table) {
+    if present.contains("mentor_selections") {
         let sql = format!(
             "SELECT CAST(id AS TEXT) AS id, CAST(user_id AS TEXT) AS user_id, CAST(session_id AS TEXT) AS session_id, \
              CAST(mentor_id AS TEXT) AS mentor_id, CAST(context_keywords AS TEXT) AS keywords, \
              CAST(created_at AS TEXT) AS created_at FROM mentor_selections{} ORDER BY created_at, id",
             only("user_id")
         );
-        for row in rows(&db, table, sql).await? {
-            report.counts(table).read += 1;
-            let id = text(&row, "id").unwrap_or_default();
-            let location = format!("{table} id {id}");
-            let mentor = (|| -> Result<(String, Mentor), String> {
-                Ok((
-                    need(&row, "user_id")?,
-                    Mentor {
-                        location: location.clone(),
-                        session: text(&row, "session_id").map(|s| chat(&s)),
-                        mentor_id: need(&row, "mentor_id")?,
-                        keywords: text(&row, "keywords"),
-                        created_at: when(&row, "created_at")?,
-                    },
-                ))
-            })();
-            match mentor {
-                Ok((user, mentor)) => learners.of(&user).wellbeing.mentors.push(mentor),
-                Err(why) => report.skip(table, format!("{location}: {why}")),
-            }
-        }
+        let mentors = rows(&db, "mentor_selections", sql).await?;
+        rows_of.each(
+            "mentor_selections",
+            mentors,
+            by_id,
+            |row, location| {
+                let mentor = Mentor {
+                    location,
+                    session: text(row, "session_id").map(|s| chat(&s)),
+                    mentor_id: need(row, "mentor_id")?,
+                    keywords: text(row, "keywords"),
+                    created_at: when(row, "created_at")?,
+                };
+                Ok((need(row, "user_id")?, mentor))
+            },
+            |w, m| w.wellbeing.mentors.push(m),
+        );
     }
 
-    let table = "journal_entries";
-    if present.contains(table) {
+    if present.contains("journal_entries") {
         let synthesized = if present.contains("journal_followups") {
             "CAST(EXISTS (SELECT 1 FROM journal_followups f WHERE f.synthesized_entry_id = e.id) AS TEXT)"
         } else {
@@ -368,46 +385,41 @@ pub(super) async fn read(
              ORDER BY e.created_at, e.id",
             only("e.user_id")
         );
-        for row in rows(&db, table, sql).await? {
-            report.counts(table).read += 1;
-            let id = text(&row, "id").unwrap_or_default();
-            let location = format!("{table} id {id}");
-            let entry = (|| -> Result<(String, Entry), String> {
-                let embedding = match text(&row, "embedding") {
+        let entries = rows(&db, "journal_entries", sql).await?;
+        rows_of.each(
+            "journal_entries",
+            entries,
+            by_id,
+            |row, location| {
+                let embedding = match text(row, "embedding") {
                     None => None,
                     Some(v) => Some(
                         serde_json::from_str::<Vec<f64>>(&v)
                             .map_err(|_| "embedding is not a list of numbers".to_owned())?,
                     ),
                 };
-                let mood_tags = match text(&row, "mood_tags") {
+                let mood_tags = match text(row, "mood_tags") {
                     None => Vec::new(),
                     Some(v) => serde_json::from_str::<Option<Vec<String>>>(&v)
                         .map_err(|_| format!("mood_tags {v} is not a list of text"))?
                         .unwrap_or_default(),
                 };
-                Ok((
-                    need(&row, "user_id")?,
-                    Entry {
-                        location: location.clone(),
-                        id: id.clone(),
-                        content: text(&row, "content").unwrap_or_default(),
-                        embedding,
-                        mood_tags,
-                        created_at: when(&row, "created_at")?,
-                        synthesized: text(&row, "synthesized").as_deref() == Some("true"),
-                    },
-                ))
-            })();
-            match entry {
-                Ok((user, entry)) => learners.of(&user).wellbeing.entries.push(entry),
-                Err(why) => report.skip(table, format!("{location}: {why}")),
-            }
-        }
+                let entry = Entry {
+                    location,
+                    id: text(row, "id").unwrap_or_default(),
+                    content: text(row, "content").unwrap_or_default(),
+                    embedding,
+                    mood_tags,
+                    created_at: when(row, "created_at")?,
+                    synthesized: text(row, "synthesized").as_deref() == Some("true"),
+                };
+                Ok((need(row, "user_id")?, entry))
+            },
+            |w, e| w.wellbeing.entries.push(e),
+        );
     }
 
-    let table = "journal_followups";
-    if present.contains(table) && present.contains("journal_entries") {
+    if present.contains("journal_followups") && present.contains("journal_entries") {
         let sql = format!(
             "SELECT CAST(f.id AS TEXT) AS id, CAST(e.user_id AS TEXT) AS user_id, CAST(f.original_entry_id AS TEXT) AS entry_id, \
              CAST(f.follow_up_question AS TEXT) AS question, CAST(f.follow_up_answer AS TEXT) AS answer, \
@@ -415,60 +427,57 @@ pub(super) async fn read(
              JOIN journal_entries e ON e.id = f.original_entry_id{} ORDER BY f.id",
             only("e.user_id")
         );
-        for row in rows(&db, table, sql).await? {
-            report.counts(table).read += 1;
-            let id = text(&row, "id").unwrap_or_default();
-            let location = format!("{table} id {id}");
-            match (text(&row, "user_id"), text(&row, "entry_id")) {
-                (Some(user), Some(entry)) => learners.of(&user).wellbeing.follow_ups.push(FollowUp {
+        let follow_ups = rows(&db, "journal_followups", sql).await?;
+        rows_of.each(
+            "journal_followups",
+            follow_ups,
+            by_id,
+            |row, location| {
+                let follow_up = FollowUp {
                     location,
-                    entry,
-                    question: text(&row, "question").unwrap_or_default(),
-                    answer: text(&row, "answer").unwrap_or_default(),
-                    synthesized: text(&row, "synthesized"),
-                }),
-                _ => report.skip(table, format!("{location}: original_entry_id is missing")),
-            }
-        }
+                    entry: need(row, "entry_id").map_err(|_| "original_entry_id is missing".to_owned())?,
+                    question: text(row, "question").unwrap_or_default(),
+                    answer: text(row, "answer").unwrap_or_default(),
+                    synthesized: text(row, "synthesized"),
+                };
+                Ok((need(row, "user_id")?, follow_up))
+            },
+            |w, f| w.wellbeing.follow_ups.push(f),
+        );
     }
 
-    let table = "meditation_sessions";
-    if present.contains(table) {
+    if present.contains("meditation_sessions") {
         let sql = format!(
             "SELECT CAST(id AS TEXT) AS id, CAST(user_id AS TEXT) AS user_id, CAST(duration AS TEXT) AS duration, \
              CAST(CAST(completed AS INTEGER) AS TEXT) AS completed, CAST(completed_at AS TEXT) AS completed_at, \
              CAST(created_at AS TEXT) AS created_at FROM meditation_sessions{} ORDER BY created_at, id",
             only("user_id")
         );
-        for row in rows(&db, table, sql).await? {
-            report.counts(table).read += 1;
-            let id = text(&row, "id").unwrap_or_default();
-            let session = (|| -> Result<(String, IncomingSession), String> {
-                let started_at = when(&row, "created_at")?;
-                let completed_at = when_given(&row, "completed_at")?;
-                let duration = minutes(&row, "duration")?;
+        let sessions = rows(&db, "meditation_sessions", sql).await?;
+        rows_of.each(
+            "meditation_sessions",
+            sessions,
+            by_id,
+            |row, _| {
+                let started_at = when(row, "created_at")?;
+                let completed_at = when_given(row, "completed_at")?;
+                let duration = minutes(row, "duration")?;
                 // A session not completed stays open, as the source left it.
-                let completed = text(&row, "completed").as_deref() == Some("1") || completed_at.is_some();
-                Ok((
-                    need(&row, "user_id")?,
-                    IncomingSession {
-                        table: table.to_owned(),
-                        kind: SessionKind::Meditation,
-                        source_id: meditation(&id),
-                        started_at,
-                        ended_at: completed.then(|| ended(started_at, completed_at, duration)),
-                    },
-                ))
-            })();
-            match session {
-                Ok((user, session)) => learners.of(&user).sessions.push(session),
-                Err(why) => report.skip(table, format!("{table} id {id}: {why}")),
-            }
-        }
+                let completed = text(row, "completed").as_deref() == Some("1") || completed_at.is_some();
+                let session = IncomingSession {
+                    table: "meditation_sessions".to_owned(),
+                    kind: SessionKind::Meditation,
+                    source_id: meditation(&text(row, "id").unwrap_or_default()),
+                    started_at,
+                    ended_at: completed.then(|| ended(started_at, completed_at, duration)),
+                };
+                Ok((need(row, "user_id")?, session))
+            },
+            |w, s| w.sessions.push(s),
+        );
     }
 
-    let table = "meditation_reflections";
-    if present.contains(table) && present.contains("meditation_sessions") {
+    if present.contains("meditation_reflections") && present.contains("meditation_sessions") {
         let sql = format!(
             "SELECT CAST(r.id AS TEXT) AS id, CAST(s.user_id AS TEXT) AS user_id, CAST(r.session_id AS TEXT) AS session_id, \
              CAST(r.reflection_text AS TEXT) AS reflection, CAST(r.ai_insight AS TEXT) AS insight, \
@@ -477,48 +486,28 @@ pub(super) async fn read(
              FROM meditation_reflections r JOIN meditation_sessions s ON s.id = r.session_id{} ORDER BY r.id",
             only("s.user_id")
         );
-        for row in rows(&db, table, sql).await? {
-            report.counts(table).read += 1;
-            let id = text(&row, "id").unwrap_or_default();
-            let location = format!("{table} id {id}");
-            let reflection = (|| -> Result<(String, Reflection), String> {
-                let duration = minutes(&row, "duration")?;
-                let ended_at = ended(when(&row, "created_at")?, when_given(&row, "completed_at")?, duration);
-                Ok((
-                    need(&row, "user_id")?,
-                    Reflection {
-                        location: location.clone(),
-                        session: meditation(&need(&row, "session_id")?),
-                        duration,
-                        text: text(&row, "reflection").unwrap_or_default(),
-                        insight: text(&row, "insight"),
-                        emotional_state: text(&row, "emotional_state"),
-                        ended_at,
-                    },
-                ))
-            })();
-            match reflection {
-                Ok((user, reflection)) => learners.of(&user).wellbeing.reflections.push(reflection),
-                Err(why) => report.skip(table, format!("{location}: {why}")),
-            }
-        }
+        let reflections = rows(&db, "meditation_reflections", sql).await?;
+        rows_of.each(
+            "meditation_reflections",
+            reflections,
+            by_id,
+            |row, location| {
+                let duration = minutes(row, "duration")?;
+                let reflection = Reflection {
+                    location,
+                    session: meditation(&need(row, "session_id")?),
+                    duration,
+                    text: text(row, "reflection").unwrap_or_default(),
+                    insight: text(row, "insight"),
+                    emotional_state: text(row, "emotional_state"),
+                    ended_at: ended(when(row, "created_at")?, when_given(row, "completed_at")?, duration),
+                };
+                Ok((need(row, "user_id")?, reflection))
+            },
+            |w, r| w.wellbeing.reflections.push(r),
+        );
     }
     db.close().await.ok();
-    Ok(())
-}
-
-/// Counts one row: written, already there, or skipped for a rule it breaks (bad input, or a
-/// conflict with what the learner has since done), with where it is and why. Any other failure
-/// fails the learner, which is then not imported at all.
-fn tally(report: &mut Report, table: &str, location: &str, outcome: ApiResult<bool>) -> ApiResult<()> {
-    match outcome {
-        Ok(true) => report.counts(table).imported += 1,
-        Ok(false) => report.counts(table).present += 1,
-        Err(e @ (ApiError::BadInput { .. } | ApiError::Conflict(_))) => {
-            report.skip(table, format!("{location}: {}", e.message()));
-        }
-        Err(e) => return Err(e),
-    }
     Ok(())
 }
 
