@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use async_graphql::{Request, Variables};
 use clap::Parser;
+use learngraph::auth::Viewer;
 use learngraph::clock::Clock;
 use learngraph::config::Config;
 use learngraph::graphql::{AppSchema, build_schema, execute};
@@ -45,7 +46,8 @@ fn cpu_seconds() -> f64 {
 }
 
 async fn run(schema: &AppSchema, query: &str, operation: Option<&str>, variables: Value) -> anyhow::Result<Value> {
-    let mut request = Request::new(query).variables(Variables::from_json(variables));
+    // As the HTTP layer does for a request in open mode (no JWT secret), as the benchmark serves.
+    let mut request = Request::new(query).variables(Variables::from_json(variables)).data(Viewer::Open);
     if let Some(op) = operation {
         request = request.operation_name(op);
     }
