@@ -3,6 +3,12 @@
 //! The binary (`main.rs`) only parses the command line; everything else lives here so that tests
 //! and tools drive the same router and schema as production.
 
+/// mimalloc rather than the system allocator: resolving a view allocates and frees many small
+/// values from several threads at once, and glibc's malloc spent a quarter of the CPU of a
+/// FullLearnerView there, partly waiting on its arena locks (README, "Performance").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod auth;
 pub mod cli;
 pub mod clock;
