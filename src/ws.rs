@@ -242,7 +242,7 @@ impl Connection {
     fn start(&mut self, id: String, request: async_graphql::Request) {
         let generation = self.next_generation;
         self.next_generation += 1;
-        let responses = self.schema.execute_stream(request);
+        let responses = self.schema.full().execute_stream(request);
         let end = stream::once(std::future::ready((id.clone(), generation, None)));
         let tagged = {
             let id = id.clone();

@@ -105,15 +105,74 @@ fn classify(err: ServerError) -> ServerError {
     with_code(err, "INTERNAL")
 }
 
+/// A document that does not parse: one line, GRAPHQL_PARSE_FAILED. A limit refusing the document
+/// before or after parsing keeps its own code and message.
+pub fn parse_failed(mut e: ServerError) -> ServerError {
+    if has_code(&e) {
+        return e;
+    }
+    e.message = one_line_parse_error(&e.message, e.locations.first().map(|p| (p.line, p.column)));
+    with_code(e, "GRAPHQL_PARSE_FAILED")
+}
+
+/// An error of validation: a limit's code, the client's input, or GRAPHQL_VALIDATION_FAILED.
+fn invalid(e: ServerError) -> ServerError {
+    // Raised while validating against the variables' values: a declared variable without a
+    // value, or a value of the wrong type, is the client's input.
+    if missing_variable(&e.message).is_some() || is_coercion(&e.message) {
+        return classify(e);
+    }
+    let code = LIMITS.iter().find(|(m, _)| e.message == *m).map_or("GRAPHQL_VALIDATION_FAILED", |(_, c)| c);
+    with_code(e, code)
+}
+
+/// Whether a response of a schema without this extension failed before execution: no data, and
+/// no error at a path (every error raised while resolving has the path of its field).
+pub fn failed_before_execution(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// Codes the errors of a response of a schema without this extension, as the extension would.
+/// Before execution, an error async-graphql raises is one of validation unless it names the
+/// operation or a variable (those are classified as the request's).
+pub fn finish_without_extension(mut response: Response) -> Response {
+    let executed = !failed_before_execution(&response);
+    if !executed {
+        response.errors = std::mem::take(&mut response.errors)
+            .into_iter()
+            .map(|e| {
+                let named = CLIENT_ERRORS
+                    .iter()
+                    .any(|(start, code)| code.starts_with("OPERATION_") && e.message.starts_with(start));
+                if named || has_code(&e) { e } else { invalid(e) }
+            })
+            .collect();
+    }
+    finish(response, executed)
+}
+
+/// Codes every error left uncoded, and marks a response that failed before execution.
+pub fn finish(mut response: Response, executed: bool) -> Response {
+    response.errors = std::mem::take(&mut response.errors).into_iter().map(classify).collect();
+    if !executed && !response.errors.is_empty() {
+        mark_request_error(&mut response);
+    }
+    response
+}
+
+/// Marks `response` as a request error (see `REQUEST_ERROR_MARK`).
+pub fn mark_request_error(response: &mut Response) {
+    response.http_headers.insert(REQUEST_ERROR_MARK, axum::http::HeaderValue::from_static("1"));
+}
+
 #[async_graphql::async_trait::async_trait]
 impl Extension for PerRequest {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        response.errors = std::mem::take(&mut response.errors).into_iter().map(classify).collect();
-        if !self.executed.load(Ordering::Relaxed) && !response.errors.is_empty() {
-            response.http_headers.insert(REQUEST_ERROR_MARK, axum::http::HeaderValue::from_static("1"));
-        }
-        response
+        let response = next.run(ctx).await;
+        let executed = self.executed.load(Ordering::Relaxed);
+        finish(response, executed)
     }
 
     async fn execute(
@@ -133,14 +192,7 @@ impl Extension for PerRequest {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|mut e| {
-            // A limit refusing the document before or after parsing has its code and message.
-            if has_code(&e) {
-                return e;
-            }
-            e.message = one_line_parse_error(&e.message, e.locations.first().map(|p| (p.line, p.column)));
-            with_code(e, "GRAPHQL_PARSE_FAILED")
-        })
+        next.run(ctx, query, variables).await.map_err(parse_failed)
     }
 
     async fn validation(
@@ -148,20 +200,6 @@ impl Extension for PerRequest {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|e| {
-                    // Raised while validating against the variables' values: a declared variable
-                    // without a value, or a value of the wrong type, is the client's input.
-                    if missing_variable(&e.message).is_some() || is_coercion(&e.message) {
-                        return classify(e);
-                    }
-                    let code =
-                        LIMITS.iter().find(|(m, _)| e.message == *m).map_or("GRAPHQL_VALIDATION_FAILED", |(_, c)| c);
-                    with_code(e, code)
-                })
-                .collect()
-        })
+        next.run(ctx).await.map_err(|errors| errors.into_iter().map(invalid).collect())
     }
 }

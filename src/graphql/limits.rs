@@ -42,22 +42,37 @@ impl Extension for QueryLimits {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        self.check_source(query)?;
+        let document = next.run(ctx, query, variables).await?;
+        self.check_document(&document)?;
+        Ok(document)
+    }
+}
+
+impl QueryLimits {
+    /// Refuses a document of more tokens than allowed, before it is parsed.
+    pub fn check_source(&self, query: &str) -> ServerResult<()> {
         if count_tokens(query, self.max_tokens) > self.max_tokens {
             let message = format!("the document has more than {} tokens", self.max_tokens);
             return Err(refuse("TOO_MANY_TOKENS", message, None));
         }
-        let document = next.run(ctx, query, variables).await?;
-        let aliases = count_aliases(&document);
+        Ok(())
+    }
+
+    /// Refuses a parsed document (its selected operation) with too many aliases, or too many
+    /// directives on one field or fragment.
+    pub fn check_document(&self, document: &ExecutableDocument) -> ServerResult<()> {
+        let aliases = count_aliases(document);
         if aliases > self.max_aliases {
             let message =
                 format!("the operation has {aliases} aliased fields; at most {} are allowed", self.max_aliases);
             return Err(refuse("TOO_MANY_ALIASES", message, None));
         }
-        if let Some(at) = too_many_directives(&document, self.max_directives) {
+        if let Some(at) = too_many_directives(document, self.max_directives) {
             let message = format!("at most {} directives are allowed on one field or fragment", self.max_directives);
             return Err(refuse("TOO_MANY_DIRECTIVES", message, Some(at)));
         }
-        Ok(document)
+        Ok(())
     }
 }
 

@@ -109,28 +109,113 @@ pub struct Mutation(
     profiling::ProfilingMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, live::Subscription>;
+/// The schema as async-graphql builds it.
+pub type Executable = Schema<Query, Mutation, live::Subscription>;
+
+/// The schema, built twice. async-graphql takes a slower path through every field and every list
+/// item as soon as a schema has any extension (a boxed future per extension, a registry lookup per
+/// field); our extensions hook parsing, validation and the response, which `execute` does around
+/// a schema without them for the requests that need nothing else: every request except a staff or
+/// service viewer's. Those need `AccessLogging`'s hook on each top-level field, and run through
+/// the schema with every extension, as WebSocket operations do.
+#[derive(Clone)]
+pub struct AppSchema {
+    plain: Executable,
+    full: Executable,
+    limits: limits::QueryLimits,
+}
+
+impl AppSchema {
+    /// The schema with every extension (WebSocket operations).
+    pub fn full(&self) -> &Executable {
+        &self.full
+    }
+
+    /// Runs one request as `execute` does.
+    pub async fn execute(&self, request: impl Into<async_graphql::Request>) -> async_graphql::Response {
+        let request = request.into();
+        if audited(&request) {
+            return self.full.execute(request).await;
+        }
+        self.execute_plain(request).await
+    }
+
+    /// What the extensions `ErrorCodes`, `QueryLimits` and `SelectedOperation` do, around the
+    /// schema without them: the token limit before parsing, the selected operation and its
+    /// fragments, the alias and directive limits on them, the codes of errors, and the response in
+    /// query order.
+    async fn execute_plain(&self, mut request: async_graphql::Request) -> async_graphql::Response {
+        let refused = |e: async_graphql::ServerError| {
+            let mut response = async_graphql::Response::from_errors(vec![errors::parse_failed(e)]);
+            errors::mark_request_error(&mut response);
+            response
+        };
+        let operation_name = request.operation_name.clone();
+        if let Err(e) = self.limits.check_source(&request.query) {
+            return refused(e);
+        }
+        let mut document = match async_graphql::parser::parse_query(&request.query) {
+            Ok(document) => document,
+            Err(e) => return refused(e.into()),
+        };
+        selection::select(&mut document, operation_name.as_deref());
+        if let Err(e) = self.limits.check_document(&document) {
+            return refused(e);
+        }
+        request.set_parsed_query(document.clone());
+        let mut response = errors::finish_without_extension(self.plain.execute(request).await);
+        if !errors::is_request_error(&response) {
+            selection::finish(&mut response.data, &document, operation_name.as_deref());
+        }
+        response
+    }
+
+    async fn execute_batch(&self, request: async_graphql::BatchRequest) -> async_graphql::BatchResponse {
+        match request {
+            async_graphql::BatchRequest::Single(request) => self.execute(request).await.into(),
+            async_graphql::BatchRequest::Batch(requests) => async_graphql::BatchResponse::Batch(
+                futures_util::future::join_all(requests.into_iter().map(|r| self.execute(r))).await,
+            ),
+        }
+    }
+}
+
+/// Whether `request` is a staff or service viewer's, whose accesses are recorded (`audit.rs`).
+fn audited(request: &async_graphql::Request) -> bool {
+    request
+        .data
+        .get(&std::any::TypeId::of::<Viewer>())
+        .and_then(|v| v.downcast_ref::<Viewer>())
+        .is_some_and(crate::store::audit::Actor::audited)
+}
 
 pub fn build_schema(state: AppState) -> AppSchema {
     let config = state.config.clone();
-    let builder = Schema::build(Query::default(), Mutation::default(), live::Subscription);
-    let mut builder = loaders::register(builder, &state.db, &state.profiling)
-        .data(state.clone())
-        .limit_depth(config.max_depth)
-        .limit_complexity(config.max_complexity)
-        .extension(errors::ErrorCodes)
-        .extension(limits::QueryLimits {
-            max_tokens: config.max_tokens,
-            max_aliases: config.max_aliases,
-            max_directives: config.max_directives,
-        })
-        .extension(selection::SelectedOperation)
-        .extension(audit::AccessLogging);
-    // With auth on, "Did you mean …" would describe the schema to anyone probing it.
-    if !state.auth.is_open() {
-        builder = builder.disable_suggestions();
-    }
-    builder.finish()
+    let limits = limits::QueryLimits {
+        max_tokens: config.max_tokens,
+        max_aliases: config.max_aliases,
+        max_directives: config.max_directives,
+    };
+    let build = |extensions: bool| {
+        let builder = Schema::build(Query::default(), Mutation::default(), live::Subscription);
+        let mut builder = loaders::register(builder, &state.db, &state.profiling)
+            .data(state.clone())
+            .limit_depth(config.max_depth)
+            .limit_complexity(config.max_complexity);
+        if extensions {
+            builder = builder
+                .extension(errors::ErrorCodes)
+                .extension(limits)
+                .extension(selection::SelectedOperation)
+                .extension(audit::AccessLogging);
+        }
+        // With auth on, "Did you mean …" would describe the schema to anyone probing it.
+        if !state.auth.is_open() {
+            builder = builder.disable_suggestions();
+        }
+        builder.finish()
+    };
+    AppSchema { plain: build(false), full: build(true), limits }
 }
 
 /// Runs one request. Outside tokio's cooperative budget: the loaders batch every key registered in

@@ -55,13 +55,7 @@ impl Extension for Selected {
     ) -> ServerResult<ExecutableDocument> {
         let mut document = next.run(ctx, query, variables).await?;
         let name = self.name.lock().ok().and_then(|n| n.clone());
-        if let (Some(name), DocumentOperations::Multiple(operations)) = (name, &mut document.operations)
-            && operations.contains_key(name.as_str())
-        {
-            operations.retain(|n, _| n.as_str() == name);
-            let used = used_fragments(&document);
-            document.fragments.retain(|n, _| used.contains(n));
-        }
+        select(&mut document, name.as_deref());
         if let Ok(mut slot) = self.document.lock() {
             *slot = Some(Arc::new(document.clone()));
         }
@@ -77,19 +71,36 @@ impl Extension for Selected {
         let mut response = next.run(ctx, operation_name).await;
         let document = self.document.lock().ok().and_then(|d| d.clone());
         if let Some(document) = document {
-            let operation = match &document.operations {
-                DocumentOperations::Single(op) => Some(op),
-                DocumentOperations::Multiple(ops) => match operation_name {
-                    Some(name) => ops.get(name),
-                    None => ops.values().next(),
-                },
-            };
-            if let Some(op) = operation {
-                in_query_order(&mut response.data, &[&op.node.selection_set.node], &document);
-                describe_schema(&mut response.data, &op.node.selection_set.node, &document);
-            }
+            finish(&mut response.data, &document, operation_name);
         }
         response
+    }
+}
+
+/// Keeps, of a document of several operations, the one `name` selects and the fragments it uses
+/// (a name the document lacks is left for async-graphql to refuse).
+pub fn select(document: &mut ExecutableDocument, name: Option<&str>) {
+    if let (Some(name), DocumentOperations::Multiple(operations)) = (name, &mut document.operations)
+        && operations.contains_key(name)
+    {
+        operations.retain(|n, _| n.as_str() == name);
+        let used = used_fragments(document);
+        document.fragments.retain(|n, _| used.contains(n));
+    }
+}
+
+/// Puts the executed operation's `data` in query order, and answers `__schema { description }`.
+pub fn finish(data: &mut Value, document: &ExecutableDocument, operation_name: Option<&str>) {
+    let operation = match &document.operations {
+        DocumentOperations::Single(op) => Some(op),
+        DocumentOperations::Multiple(ops) => match operation_name {
+            Some(name) => ops.get(name),
+            None => ops.values().next(),
+        },
+    };
+    if let Some(op) = operation {
+        in_query_order(data, &[&op.node.selection_set.node], document);
+        describe_schema(data, &op.node.selection_set.node, document);
     }
 }
 
@@ -200,23 +211,30 @@ fn keys_in_order<'a>(
 }
 
 /// Puts every map of `value` in the order its selection sets ask for; a map already in order is
-/// left as it is.
+/// left as it is. The keys are worked out once for all the items of a list.
 fn in_query_order(value: &mut Value, sets: &[&SelectionSet], document: &ExecutableDocument) {
+    if !matches!(value, Value::List(_) | Value::Object(_)) {
+        return;
+    }
+    let mut keys = Vec::new();
+    keys_in_order(sets, document, &mut keys, &mut HashSet::new());
+    in_order_of(value, &keys, document);
+}
+
+fn in_order_of(value: &mut Value, keys: &[(&Name, Vec<&SelectionSet>)], document: &ExecutableDocument) {
     match value {
         Value::List(items) => {
             for item in items {
-                in_query_order(item, sets, document);
+                in_order_of(item, keys, document);
             }
         }
         Value::Object(map) => {
-            let mut keys = Vec::new();
-            keys_in_order(sets, document, &mut keys, &mut HashSet::new());
             let position = |k: &Name| keys.iter().position(|(key, _)| *key == k).unwrap_or(usize::MAX);
             let ordered = map.keys().map(position).collect::<Vec<_>>().windows(2).all(|w| w[0] <= w[1]);
             if !ordered {
                 map.sort_by_cached_key(|k, _| position(k));
             }
-            for (key, below) in &keys {
+            for (key, below) in keys {
                 if let Some(v) = map.get_mut(*key)
                     && !below.iter().all(|s| s.items.is_empty())
                 {
