@@ -621,37 +621,29 @@ pub async fn activity(ctx: &Context<'_>, scope: &LearnerScope) -> ApiResult<Acti
 /// A recommended recipe and its reasons.
 pub type Recommended = (recipe::Model, Vec<String>);
 
-/// Recipe recommendations for a page of learners: one statement for their profiling outcomes,
-/// then one for all their recommendations (a `UNION ALL` of one ordered, limited part per
-/// learner), whatever the number of learners.
+/// Recipe recommendations for a page of learners: one statement for all their recommendations (a
+/// `UNION ALL` of one ordered, limited part per learner), whatever the number of learners. The
+/// profiling outcomes they come from are read before, through the batch `Learner.profiling` also
+/// uses, so a view selecting both reads them once.
 pub struct Recommendations {
     db: DatabaseConnection,
     catalog: Arc<Catalog>,
 }
 
 impl BatchLoad for Recommendations {
-    /// (learner, how many).
-    type Key = (Uuid, u64);
+    type Key = RecommendationsFor;
     type Value = Vec<Recommended>;
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[(Uuid, u64)]) -> ApiResult<HashMap<(Uuid, u64), Vec<Recommended>>> {
+    async fn load(&self, keys: &[RecommendationsFor]) -> ApiResult<HashMap<RecommendationsFor, Vec<Recommended>>> {
         use sea_orm::sea_query::{SelectStatement, UnionType};
         use sea_orm::{ConnectionTrait, FromQueryResult};
-        let mut out: HashMap<(Uuid, u64), Vec<Recommended>> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        let outcomes: HashMap<Uuid, profiling_outcome::Model> = profiling_outcome::Entity::find()
-            .filter(profiling_outcome::Column::LearnerId.is_in(keys.iter().map(|k| k.0)))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|o| (o.learner_id, o))
-            .collect();
+        let mut out: HashMap<RecommendationsFor, Vec<Recommended>> =
+            keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         let map = self.catalog.skill_map();
-        let mut parts: Vec<((Uuid, u64), Vec<rules::Gap>, SelectStatement)> = Vec::new();
+        let mut parts: Vec<(&RecommendationsFor, Vec<rules::Gap>, SelectStatement)> = Vec::new();
         for key in keys {
-            let Some(o) = outcomes.get(&key.0) else { continue };
-            let weak: Vec<String> = crate::store::profiling::outcome_weak(o)?.into_iter().map(|w| w.module).collect();
-            let gaps = rules::gaps(map, &o.track_key, &weak);
+            let gaps = rules::gaps(map, &key.track_key, &key.weak_modules);
             if gaps.is_empty() {
                 continue;
             }
@@ -670,10 +662,10 @@ impl BatchLoad for Recommendations {
                 .order_by((recipe::Entity, recipe::Column::UsageCount), Order::Desc)
                 .order_by((recipe::Entity, recipe::Column::AvgRating), Order::Desc)
                 .order_by((recipe::Entity, recipe::Column::Slug), Order::Asc)
-                .limit(key.1);
+                .limit(key.first);
             let mut wrapped = Query::select();
             wrapped.column(Asterisk).from_subquery(part, Alias::new(format!("part_{}", parts.len())));
-            parts.push((*key, gaps, wrapped));
+            parts.push((key, gaps, wrapped));
         }
         let mut statements = parts.iter().map(|p| p.2.clone());
         let Some(mut query) = statements.next() else { return Ok(out) };
@@ -687,7 +679,7 @@ impl BatchLoad for Recommendations {
             let Some((key, gaps, _)) = usize::try_from(part).ok().and_then(|i| parts.get(i)) else { continue };
             let codes = crate::store::profiling::skill_codes(&recipe)?;
             let reasons = rules::reasons(gaps, &codes);
-            if let Some(list) = out.get_mut(key) {
+            if let Some(list) = out.get_mut(*key) {
                 list.push((recipe, reasons));
             }
         }
@@ -703,9 +695,25 @@ impl BatchLoad for Recommendations {
     }
 }
 
-/// `Learner.recipeRecommendations(first)`.
+/// What a learner's recommendations are worked out from: its profiling outcome, and how many
+/// (learners with the same outcome share one part of the query).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RecommendationsFor {
+    first: u64,
+    track_key: String,
+    weak_modules: Vec<String>,
+}
+
+/// `Learner.recipeRecommendations(first)`: none before profiling is complete.
 pub async fn recommendations(ctx: &Context<'_>, scope: &LearnerScope, n: u64) -> ApiResult<Vec<Recommended>> {
-    Ok(batcher::<Recommendations>(ctx)?.load_one((scope.id(), n)).await?.unwrap_or_default())
+    let outcomes = all_of::<profiling_outcome::Entity>(ctx, scope).await?;
+    let Some(o) = outcomes.first() else { return Ok(Vec::new()) };
+    let key = RecommendationsFor {
+        first: n,
+        track_key: o.track_key.clone(),
+        weak_modules: crate::store::profiling::outcome_weak(o)?.into_iter().map(|w| w.module).collect(),
+    };
+    Ok(batcher::<Recommendations>(ctx)?.load_one(key).await?.unwrap_or_default())
 }
 
 /// An entity read in keyset pages (newest first by `(at, id)`) under a learner, or under a parent
