@@ -123,6 +123,61 @@ pub struct AppSchema {
     plain: Executable,
     full: Executable,
     limits: limits::QueryLimits,
+    documents: Arc<Documents>,
+}
+
+/// Documents already parsed, selected and limited, by their text and operation name: clients send
+/// the same few operations over and over, and parsing one as large as FullLearnerView cost more
+/// than a tenth of the CPU of running it. Only documents that passed every limit are kept, up to
+/// `DOCUMENTS` of them of at most `DOCUMENT_BYTES` each.
+struct Documents(std::sync::Mutex<lru::LruCache<u64, Parsed>>);
+
+const DOCUMENTS: usize = 512;
+const DOCUMENT_BYTES: usize = 32 * 1024;
+
+struct Parsed {
+    query: String,
+    operation_name: Option<String>,
+    document: Arc<async_graphql::parser::types::ExecutableDocument>,
+}
+
+impl Documents {
+    fn new() -> Self {
+        Documents(std::sync::Mutex::new(lru::LruCache::new(
+            std::num::NonZeroUsize::new(DOCUMENTS).unwrap_or(std::num::NonZeroUsize::MIN),
+        )))
+    }
+
+    fn key(query: &str, operation_name: Option<&str>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (query, operation_name).hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn get(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+    ) -> Option<Arc<async_graphql::parser::types::ExecutableDocument>> {
+        let mut cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let parsed = cache.get(&Self::key(query, operation_name))?;
+        (parsed.query == query && parsed.operation_name.as_deref() == operation_name).then(|| parsed.document.clone())
+    }
+
+    fn put(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+        document: Arc<async_graphql::parser::types::ExecutableDocument>,
+    ) {
+        if query.len() > DOCUMENT_BYTES {
+            return;
+        }
+        let parsed = Parsed { query: query.to_owned(), operation_name: operation_name.map(str::to_owned), document };
+        let mut cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.put(Self::key(query, operation_name), parsed);
+    }
 }
 
 impl AppSchema {
@@ -151,18 +206,26 @@ impl AppSchema {
             response
         };
         let operation_name = request.operation_name.clone();
-        if let Err(e) = self.limits.check_source(&request.query) {
-            return refused(e);
-        }
-        let mut document = match async_graphql::parser::parse_query(&request.query) {
-            Ok(document) => document,
-            Err(e) => return refused(e.into()),
+        let document = match self.documents.get(&request.query, operation_name.as_deref()) {
+            Some(document) => document,
+            None => {
+                if let Err(e) = self.limits.check_source(&request.query) {
+                    return refused(e);
+                }
+                let mut document = match async_graphql::parser::parse_query(&request.query) {
+                    Ok(document) => document,
+                    Err(e) => return refused(e.into()),
+                };
+                selection::select(&mut document, operation_name.as_deref());
+                if let Err(e) = self.limits.check_document(&document) {
+                    return refused(e);
+                }
+                let document = Arc::new(document);
+                self.documents.put(&request.query, operation_name.as_deref(), document.clone());
+                document
+            }
         };
-        selection::select(&mut document, operation_name.as_deref());
-        if let Err(e) = self.limits.check_document(&document) {
-            return refused(e);
-        }
-        request.set_parsed_query(document.clone());
+        request.set_parsed_query(document.as_ref().clone());
         let mut response = errors::finish_without_extension(self.plain.execute(request).await);
         if !errors::is_request_error(&response) {
             selection::finish(&mut response.data, &document, operation_name.as_deref());
@@ -215,7 +278,7 @@ pub fn build_schema(state: AppState) -> AppSchema {
         }
         builder.finish()
     };
-    AppSchema { plain: build(false), full: build(true), limits }
+    AppSchema { plain: build(false), full: build(true), limits, documents: Arc::new(Documents::new()) }
 }
 
 /// Runs one request. Outside tokio's cooperative budget: the loaders batch every key registered in

@@ -321,6 +321,11 @@ async fn aliases_are_limited_through_fragments_and_before_the_database(b: Backen
     assert_eq!(body["data"]["learner"]["externalId"], "many", "{body}");
     let (_, body) = app.post(None, json!({ "query": document, "operationName": "Big" })).await;
     assert_eq!(first_code(&body), "TOO_MANY_ALIASES");
+    // Parsed documents are kept by text and operation name: each answer holds when sent again.
+    let (_, body) = app.post(None, json!({ "query": document, "operationName": "Big" })).await;
+    assert_eq!(first_code(&body), "TOO_MANY_ALIASES", "a refused document is refused again");
+    let (_, body) = app.post(None, json!({ "query": document, "operationName": "Small" })).await;
+    assert_eq!(body["data"]["learner"]["externalId"], "many", "{body}");
     // The limit is a setting.
     let strict = TestApp::spawn_with(b, Default::default(), |c| c.max_aliases = 2).await;
     strict.learner("many").await;
