@@ -66,6 +66,17 @@ impl<L: BatchLoad> Batcher<L> {
         // request some waiters of a finished batch wake a pass after the others, and their
         // children's keys go to a second batch.
         let result = tokio::task::unconstrained(batch.result.get_or_init(|| async {
+            // The items of a list wider than 30 are polled through `FuturesUnordered`, which ends
+            // a pass after as many polls as it holds futures: when a wake-up lands mid-pass, some
+            // siblings register their keys a pass later. The batch stays open while a pass still
+            // brings keys.
+            loop {
+                let before = lock(&batch.keys).len();
+                tokio::task::yield_now().await;
+                if lock(&batch.keys).len() == before {
+                    break;
+                }
+            }
             {
                 let mut open = lock(&self.open);
                 if Arc::ptr_eq(&open, &batch) {
