@@ -5,7 +5,7 @@
 
 /// mimalloc rather than the system allocator: resolving a view allocates and frees many small
 /// values from several threads at once, and glibc's malloc spent a quarter of the CPU of a
-/// FullLearnerView there, partly waiting on its arena locks (README, "Performance").
+/// FullLearnerView there, partly waiting on its arena locks (README, "Benchmark").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
