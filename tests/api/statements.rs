@@ -109,7 +109,8 @@ const NESTED_PAGE: &str = "query($n: Int!) {
     journalEntries(first: 5) { nodes { id followUps { question } } }
     chatSessions(first: 5) { nodes { id } }
     meditationReflections(first: 5) { nodes { id } }
-    preferences { category } interests badges { badgeId }
+    preferences { category } interests struggles cognitiveMetrics { taskName } objectives { objectiveId }
+    badges { badgeId }
   } }
 }";
 
@@ -138,9 +139,9 @@ async fn nested_connections_under_a_page_of_learners_cost_one_statement_each(b: 
     }
     // The page; goals; progress; one per connection (attempts, sessions, events, journal entries,
     // chat sessions, reflections); Session.attempts, JournalEntry.followUps; preferences,
-    // interests, badges. Attempt.goal and Attempt.session are asked only for their ids, which
-    // cost nothing.
-    assert_eq!(small, 14);
+    // interests, struggles, cognitive metrics, objectives, badges. Attempt.goal and
+    // Attempt.session are asked only for their ids, which cost nothing.
+    assert_eq!(small, 17);
     // And each learner gets its own rows.
     let page = app.ok(NESTED_PAGE, json!({ "n": 50 })).await;
     let nodes = page["learners"]["nodes"].as_array().expect("nodes");
@@ -150,6 +151,10 @@ async fn nested_connections_under_a_page_of_learners_cost_one_statement_each(b: 
         assert!(!sessions.is_empty(), "{node}");
         assert_eq!(node["attempts"]["nodes"].as_array().expect("attempts").len(), 1, "{node}");
         assert_eq!(node["events"]["nodes"].as_array().expect("events").len(), 1, "{node}");
+        let seeded = node["externalId"].as_str().is_some_and(|e| e.ends_with('4') || e.ends_with('9'));
+        let (struggles, metric) =
+            if seeded { (json!(["fractions"]), json!("memory")) } else { (json!([]), json!(null)) };
+        assert_eq!((&node["struggles"], &node["cognitiveMetrics"][0]["taskName"]), (&struggles, &metric), "{node}");
     }
 }
 
