@@ -12,11 +12,18 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo};
-use async_graphql::{Context, ID, Json, Object, Response, ServerError, ServerResult, Value};
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::ContainerType;
+use async_graphql::{
+    Context, ContextSelectionSet, ID, Json, Object, ObjectType, OutputType, Positioned, Response, ServerError,
+    ServerResult, Value,
+};
 use chrono::{DateTime, Utc};
 use entity::access_log;
 use sea_orm::prelude::Uuid;
 use sea_orm::{ColumnTrait, Condition};
+use std::borrow::Cow;
 
 use super::AppState;
 use super::access::{self, LearnerOwned, LearnerScope, parts};
@@ -109,43 +116,115 @@ impl Extension for Recorder {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        let (accesses, any_write) = match self.log.lock() {
-            Ok(mut touched) => {
-                let accesses: Vec<Access> = std::mem::take(&mut touched.learners)
-                    .into_iter()
-                    .map(|(learner_id, (write, fields))| Access {
-                        learner_id,
-                        write,
-                        fields: fields.iter().map(|f| f.to_string()).collect(),
-                    })
-                    .collect();
-                let any_write = accesses.iter().any(|a| a.write);
-                (accesses, any_write)
-            }
-            Err(_) => return Response::from_errors(vec![unrecorded()]),
-        };
-        if accesses.is_empty() {
-            return response;
+        let response = next.run(ctx, operation_name).await;
+        record(&self.log, ctx.data_opt::<AppState>(), ctx.data_opt::<Viewer>(), operation_name, response).await
+    }
+}
+
+/// Writes the accesses `log` holds (one row per learner), after the operation ran. If that fails,
+/// a query's data is withheld and a mutation's response carries an error.
+async fn record(
+    log: &Mutex<Touched>,
+    state: Option<&AppState>,
+    viewer: Option<&Viewer>,
+    operation_name: Option<&str>,
+    mut response: Response,
+) -> Response {
+    let (accesses, any_write) = match log.lock() {
+        Ok(mut touched) => {
+            let accesses: Vec<Access> = std::mem::take(&mut touched.learners)
+                .into_iter()
+                .map(|(learner_id, (write, fields))| Access {
+                    learner_id,
+                    write,
+                    fields: fields.iter().map(|f| f.to_string()).collect(),
+                })
+                .collect();
+            let any_write = accesses.iter().any(|a| a.write);
+            (accesses, any_write)
         }
-        let (Some(state), Some(viewer)) = (ctx.data_opt::<AppState>(), ctx.data_opt::<Viewer>()) else {
+        Err(_) => return Response::from_errors(vec![unrecorded()]),
+    };
+    if accesses.is_empty() {
+        return response;
+    }
+    let (Some(state), Some(viewer)) = (state, viewer) else {
+        return Response::from_errors(vec![unrecorded()]);
+    };
+    let recorded = async {
+        let txn = state.begin_write().await?;
+        store::audit::record(&*txn, &Actor::of(viewer), operation_name, &accesses, state.clock.now()).await?;
+        txn.commit().await?;
+        ApiResult::Ok(())
+    };
+    if recorded.await.is_err() {
+        tracing::error!(learners = accesses.len(), "the access log could not be written");
+        if any_write {
+            response.errors.push(unrecorded());
+        } else {
             return Response::from_errors(vec![unrecorded()]);
-        };
-        let recorded = async {
-            let txn = state.begin_write().await?;
-            store::audit::record(&*txn, &Actor::of(viewer), operation_name, &accesses, state.clock.now()).await?;
-            txn.commit().await?;
-            ApiResult::Ok(())
-        };
-        if recorded.await.is_err() {
-            tracing::error!(learners = accesses.len(), "the access log could not be written");
-            if any_write {
-                response.errors.push(unrecorded());
-            } else {
-                return Response::from_errors(vec![unrecorded()]);
-            }
         }
-        response
+    }
+    response
+}
+
+/// One audited request's accesses, put in its data by `AppSchema::execute` and filled by the
+/// root types below: the same record as `AccessLogging`'s, without an extension (which would put
+/// every field of the request on async-graphql's slower path).
+#[derive(Clone, Default)]
+pub struct AccessLog(Arc<Mutex<Touched>>);
+
+impl AccessLog {
+    /// Writes what the request touched; see `record`.
+    pub async fn record(
+        &self,
+        state: &AppState,
+        viewer: &Viewer,
+        operation_name: Option<&str>,
+        response: Response,
+    ) -> Response {
+        record(&self.0, Some(state), Some(viewer), operation_name, response).await
+    }
+}
+
+/// A root type (`Query`, or `Mutation` when `WRITE`) whose top-level fields each run inside the
+/// task-local that the scope gate notes learners in, when the request carries an `AccessLog`.
+/// Everything else is the wrapped type's: its name, its fields, its schema.
+pub struct AuditedRoot<T, const WRITE: bool>(pub T);
+
+impl<T: ContainerType, const WRITE: bool> OutputType for AuditedRoot<T, WRITE> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, _field: &Positioned<Field>) -> ServerResult<Value> {
+        async_graphql::resolver_utils::resolve_container(ctx, self).await
+    }
+}
+
+impl<T: ContainerType, const WRITE: bool> ContainerType for AuditedRoot<T, WRITE> {
+    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        // `__schema` and `__type` are answered before a root type is asked, so every field here is
+        // one of ours.
+        match ctx.data_opt::<AccessLog>() {
+            Some(log) => {
+                let touch = Touch { log: log.0.clone(), field: ctx.item.node.name.node.as_str().into(), write: WRITE };
+                FIELD.scope(touch, self.0.resolve_field(ctx)).await
+            }
+            None => self.0.resolve_field(ctx).await,
+        }
+    }
+}
+
+impl<T: ContainerType, const WRITE: bool> ObjectType for AuditedRoot<T, WRITE> {}
+
+impl<T: Default, const WRITE: bool> Default for AuditedRoot<T, WRITE> {
+    fn default() -> Self {
+        AuditedRoot(T::default())
     }
 }
 

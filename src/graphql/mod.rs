@@ -26,7 +26,8 @@ pub mod session;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, MergedObject, Schema};
+use async_graphql::parser::types::DocumentOperations;
+use async_graphql::{Context, MergedObject, ObjectType, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{Auth, Viewer};
@@ -112,16 +113,21 @@ pub struct Mutation(
 /// The schema as async-graphql builds it.
 pub type Executable = Schema<Query, Mutation, live::Subscription>;
 
-/// The schema, built twice. async-graphql takes a slower path through every field and every list
-/// item as soon as a schema has any extension (a boxed future per extension, a registry lookup per
-/// field); our extensions hook parsing, validation and the response, which `execute` does around
-/// a schema without them for the requests that need nothing else: every request except a staff or
-/// service viewer's. Those need `AccessLogging`'s hook on each top-level field, and run through
-/// the schema with every extension, as WebSocket operations do.
+/// The schema with each top-level field run inside the access log's scope (`audit::AuditedRoot`).
+pub type Audited = Schema<audit::AuditedRoot<Query, false>, audit::AuditedRoot<Mutation, true>, live::Subscription>;
+
+/// The schema, built three times. async-graphql takes a slower path through every field and every
+/// list item as soon as a schema has any extension (a boxed future per extension, a registry
+/// lookup per field); our extensions hook parsing, validation and the response, which `execute`
+/// does around schemas without them. Staff and service requests, whose accesses are recorded, run
+/// on the one whose root types note each top-level field (`audit::AuditedRoot`); every other
+/// request on the plain one. WebSocket operations run on the one with every extension.
 #[derive(Clone)]
 pub struct AppSchema {
     plain: Executable,
+    audited: Audited,
     full: Executable,
+    state: AppState,
     limits: limits::QueryLimits,
     documents: Arc<Documents>,
 }
@@ -188,22 +194,33 @@ impl AppSchema {
 
     /// Runs one request as `execute` does.
     pub async fn execute(&self, request: impl Into<async_graphql::Request>) -> async_graphql::Response {
-        let request = request.into();
-        if audited(&request) {
-            return self.full.execute(request).await;
-        }
-        self.execute_plain(request).await
+        let mut request = request.into();
+        let Some(viewer) = audited(&request) else {
+            return self.run(request, |r| self.plain.execute(r)).await.0;
+        };
+        let viewer = viewer.clone();
+        let log = audit::AccessLog::default();
+        request = request.data(log.clone());
+        let (response, operation_name) = self.run(request, |r| self.audited.execute(r)).await;
+        log.record(&self.state, &viewer, operation_name.as_deref(), response).await
     }
 
     /// What the extensions `ErrorCodes`, `QueryLimits` and `SelectedOperation` do, around the
     /// schema without them: the token limit before parsing, the selected operation and its
     /// fragments, the alias and directive limits on them, the codes of errors, and the response in
     /// query order.
-    async fn execute_plain(&self, mut request: async_graphql::Request) -> async_graphql::Response {
+    async fn run<'a, F>(
+        &'a self,
+        mut request: async_graphql::Request,
+        execute: impl FnOnce(async_graphql::Request) -> F,
+    ) -> (async_graphql::Response, Option<String>)
+    where
+        F: Future<Output = async_graphql::Response> + 'a,
+    {
         let refused = |e: async_graphql::ServerError| {
             let mut response = async_graphql::Response::from_errors(vec![errors::parse_failed(e)]);
             errors::mark_request_error(&mut response);
-            response
+            (response, None)
         };
         let operation_name = request.operation_name.clone();
         let document = match self.documents.get(&request.query, operation_name.as_deref()) {
@@ -226,11 +243,16 @@ impl AppSchema {
             }
         };
         request.set_parsed_query(document.as_ref().clone());
-        let mut response = errors::finish_without_extension(self.plain.execute(request).await);
+        let mut response = errors::finish_without_extension(execute(request).await);
         if !errors::is_request_error(&response) {
             selection::finish(&mut response.data, &document, operation_name.as_deref());
         }
-        response
+        // The operation that ran: the one named, or the only one of the document.
+        let ran = operation_name.or_else(|| match &document.operations {
+            DocumentOperations::Multiple(ops) if ops.len() == 1 => ops.keys().next().map(|n| n.to_string()),
+            _ => None,
+        });
+        (response, ran)
     }
 
     async fn execute_batch(&self, request: async_graphql::BatchRequest) -> async_graphql::BatchResponse {
@@ -243,13 +265,14 @@ impl AppSchema {
     }
 }
 
-/// Whether `request` is a staff or service viewer's, whose accesses are recorded (`audit.rs`).
-fn audited(request: &async_graphql::Request) -> bool {
+/// The viewer of `request` if it is a staff or service viewer, whose accesses are recorded
+/// (`audit.rs`).
+fn audited(request: &async_graphql::Request) -> Option<&Viewer> {
     request
         .data
         .get(&std::any::TypeId::of::<Viewer>())
         .and_then(|v| v.downcast_ref::<Viewer>())
-        .is_some_and(crate::store::audit::Actor::audited)
+        .filter(|v| crate::store::audit::Actor::audited(v))
 }
 
 pub fn build_schema(state: AppState) -> AppSchema {
@@ -259,26 +282,29 @@ pub fn build_schema(state: AppState) -> AppSchema {
         max_aliases: config.max_aliases,
         max_directives: config.max_directives,
     };
-    let build = |extensions: bool| {
-        let builder = Schema::build(Query::default(), Mutation::default(), live::Subscription);
+    fn configure<Q: ObjectType + 'static, M: ObjectType + 'static>(
+        builder: SchemaBuilder<Q, M, live::Subscription>,
+        state: &AppState,
+    ) -> SchemaBuilder<Q, M, live::Subscription> {
         let mut builder = loaders::register(builder, &state.db, &state.profiling)
             .data(state.clone())
-            .limit_depth(config.max_depth)
-            .limit_complexity(config.max_complexity);
-        if extensions {
-            builder = builder
-                .extension(errors::ErrorCodes)
-                .extension(limits)
-                .extension(selection::SelectedOperation)
-                .extension(audit::AccessLogging);
-        }
+            .limit_depth(state.config.max_depth)
+            .limit_complexity(state.config.max_complexity);
         // With auth on, "Did you mean …" would describe the schema to anyone probing it.
         if !state.auth.is_open() {
             builder = builder.disable_suggestions();
         }
-        builder.finish()
-    };
-    AppSchema { plain: build(false), full: build(true), limits, documents: Arc::new(Documents::new()) }
+        builder
+    }
+    let plain = configure(Schema::build(Query::default(), Mutation::default(), live::Subscription), &state).finish();
+    let audited = configure(Schema::build(Default::default(), Default::default(), live::Subscription), &state).finish();
+    let full = configure(Schema::build(Query::default(), Mutation::default(), live::Subscription), &state)
+        .extension(errors::ErrorCodes)
+        .extension(limits)
+        .extension(selection::SelectedOperation)
+        .extension(audit::AccessLogging)
+        .finish();
+    AppSchema { plain, audited, full, state, limits, documents: Arc::new(Documents::new()) }
 }
 
 /// Runs one request. Outside tokio's cooperative budget: the loaders batch every key registered in

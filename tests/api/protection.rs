@@ -18,6 +18,7 @@ crate::on_each_backend!(
     export_of_a_seeded_learner_matches_the_snapshot,
     export_is_bounded_over_graphql_and_refused_to_other_learners,
     staff_and_service_accesses_are_logged_once_per_request_and_learner,
+    an_access_that_cannot_be_recorded_withholds_the_read,
     erasure_keeps_only_a_hashed_record,
     retention_dry_run_counts_exactly_and_the_run_deletes_exactly_that,
     scheduled_retention_runs_beside_live_writes,
@@ -105,6 +106,34 @@ async fn export_is_bounded_over_graphql_and_refused_to_other_learners(b: Backend
     assert_eq!(own["data"]["exportLearner"]["learner"]["external_id"], json!("small"), "{own}");
     let other = app.exec_as(Viewer::Learner { external_id: "small".into() }, EXPORT, json!({ "l": learner })).await;
     assert_eq!(first_code(&other), "FORBIDDEN");
+}
+
+/// Nothing read goes unrecorded: when the access log cannot be written, a staff read answers
+/// INTERNAL without its data, and a staff write (committed by then) says so beside its data.
+async fn an_access_that_cannot_be_recorded_withholds_the_read(b: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app =
+        TestApp::spawn_with(b, Clock::System, |c| c.jwt_secret = Some(learngraph::config::Secret::new(SECRET))).await;
+    let a = app.learner("unrecorded").await;
+    let read = "query($a: ID!) { learner(id: $a) { externalId } }";
+    let fine = app.exec_as(staff(), read, json!({ "a": a })).await;
+    assert_eq!(fine["data"]["learner"]["externalId"], "unrecorded", "{fine}");
+
+    app.state.db.execute_unprepared("ALTER TABLE access_log RENAME TO access_log_away").await.expect("rename");
+    let withheld = app.exec_as(staff(), read, json!({ "a": a })).await;
+    assert_eq!(withheld["data"], Value::Null, "{withheld}");
+    assert_eq!(first_code(&withheld), "INTERNAL");
+    assert!(withheld["errors"][0]["message"].as_str().unwrap_or_default().contains("could not be recorded"));
+    let write = "mutation($a: ID!) { logEvent(input: { learnerId: $a, kind: \"hint\" }) { event { kind } } }";
+    let written = app.exec_as(staff(), write, json!({ "a": a })).await;
+    assert_eq!(written["data"]["logEvent"]["event"]["kind"], "hint", "{written}");
+    assert_eq!(first_code(&written), "INTERNAL");
+    // A learner's own read is not recorded, so it is not withheld.
+    let own = app.exec_as(Viewer::Learner { external_id: "unrecorded".into() }, read, json!({ "a": a })).await;
+    assert_eq!(own["data"]["learner"]["externalId"], "unrecorded", "{own}");
+
+    app.state.db.execute_unprepared("ALTER TABLE access_log_away RENAME TO access_log").await.expect("rename back");
+    assert_eq!(access_log_rows(&app, &a).await.len(), 1, "only the first read was recorded");
 }
 
 async fn access_log_rows(app: &TestApp, learner: &str) -> Vec<Value> {
