@@ -36,6 +36,10 @@ struct Args {
     /// Run on a fresh database on this PostgreSQL server instead of a temporary SQLite file.
     #[arg(long)]
     postgres: Option<String>,
+    /// Send the views as a staff viewer, whose every read writes an access-log row (the default is
+    /// open mode, as the benchmark's server runs).
+    #[arg(long)]
+    staff: bool,
 }
 
 const VIEW: &str = include_str!("../contract/learner-view.graphql");
@@ -47,7 +51,17 @@ fn cpu_seconds() -> f64 {
 
 async fn run(schema: &AppSchema, query: &str, operation: Option<&str>, variables: Value) -> anyhow::Result<Value> {
     // As the HTTP layer does for a request in open mode (no JWT secret), as the benchmark serves.
-    let mut request = Request::new(query).variables(Variables::from_json(variables)).data(Viewer::Open);
+    run_as(schema, Viewer::Open, query, operation, variables).await
+}
+
+async fn run_as(
+    schema: &AppSchema,
+    viewer: Viewer,
+    query: &str,
+    operation: Option<&str>,
+    variables: Value,
+) -> anyhow::Result<Value> {
+    let mut request = Request::new(query).variables(Variables::from_json(variables)).data(viewer);
     if let Some(op) = operation {
         request = request.operation_name(op);
     }
@@ -123,15 +137,16 @@ async fn main() -> anyhow::Result<()> {
     println!("seeded in {:.1} s ({})", seeding.elapsed().as_secs_f64(), database.engine());
 
     let variables = json!({ "externalId": "heavy" });
+    let viewer = if args.staff { Viewer::Staff { sub: "profiler".into() } } else { Viewer::Open };
     let before = state.statements.get();
-    let view = run(&schema, VIEW, Some("FullLearnerView"), variables.clone()).await?;
+    let view = run_as(&schema, viewer.clone(), VIEW, Some("FullLearnerView"), variables.clone()).await?;
     let statements = state.statements.get() - before;
     let bytes = serde_json::to_string(&view)?.len();
     println!("FullLearnerView: {bytes} bytes of data, {statements} SQL statements");
 
     let (cpu, wall) = (cpu_seconds(), Instant::now());
     for _ in 0..args.views {
-        run(&schema, VIEW, Some("FullLearnerView"), variables.clone()).await?;
+        run_as(&schema, viewer.clone(), VIEW, Some("FullLearnerView"), variables.clone()).await?;
     }
     let (cpu, wall) = (cpu_seconds() - cpu, wall.elapsed().as_secs_f64());
     println!(
@@ -147,9 +162,10 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..args.concurrency {
         let schema = schema.clone();
         let variables = variables.clone();
+        let viewer = viewer.clone();
         tasks.push(tokio::spawn(async move {
             for _ in 0..per_task {
-                run(&schema, VIEW, Some("FullLearnerView"), variables.clone()).await?;
+                run_as(&schema, viewer.clone(), VIEW, Some("FullLearnerView"), variables.clone()).await?;
             }
             anyhow::Ok(())
         }));
