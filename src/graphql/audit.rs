@@ -1,12 +1,13 @@
-//! Data protection over GraphQL: the access log (recorded by the `AccessLogging` extension, read
-//! through `accessLog` and `Learner.accessLog`), erasure records, and `exportLearner`.
+//! Data protection over GraphQL: the access log (recorded around each staff or service request,
+//! read through `accessLog` and `Learner.accessLog`), erasure records, and `exportLearner`.
 //!
-//! How accesses are recorded: for a staff or service viewer, the extension runs each top-level
-//! field inside a task-local naming that field; every `LearnerScope` made while it runs (the one
-//! scope gate, `access.rs`) notes its learner there. When the operation has run, the request's
-//! learners are written in one statement, one row per learner with the top-level fields that
-//! touched it. If that write fails, a query's data is withheld (nothing read goes unrecorded) and a
-//! mutation's result carries an error beside its (committed) data.
+//! How accesses are recorded: for a staff or service viewer, each top-level field runs inside a
+//! task-local naming that field (set by the root types `AuditedRoot` over HTTP, and by the
+//! `AccessLogging` extension for WebSocket operations); every `LearnerScope` made while it runs
+//! (the one scope gate, `access.rs`) notes its learner there. When the operation has run, the
+//! request's learners are written in one statement, one row per learner with the top-level fields
+//! that touched it. If that write fails, a query's data is withheld (nothing read goes unrecorded)
+//! and a mutation's result carries an error beside its (committed) data.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
