@@ -83,6 +83,11 @@ fn one_line_parse_error(message: &str, at: Option<(usize, usize)>) -> String {
     }
 }
 
+/// The request names an operation the document does not have, or none in a document of several.
+fn names_no_operation(message: &str) -> bool {
+    CLIENT_ERRORS.iter().any(|(start, code)| code.starts_with("OPERATION_") && message.starts_with(start))
+}
+
 /// An input value that does not fit its type.
 fn is_coercion(message: &str) -> bool {
     CLIENT_ERRORS.iter().any(|(start, code)| *code == "BAD_USER_INPUT" && message.starts_with(start))
@@ -115,11 +120,13 @@ pub fn parse_failed(mut e: ServerError) -> ServerError {
     with_code(e, "GRAPHQL_PARSE_FAILED")
 }
 
-/// An error of validation: a limit's code, the client's input, or GRAPHQL_VALIDATION_FAILED.
+/// An error raised before execution: a limit's code, the client's input, an operation the
+/// document lacks, or GRAPHQL_VALIDATION_FAILED.
 fn invalid(e: ServerError) -> ServerError {
     // Raised while validating against the variables' values: a declared variable without a
-    // value, or a value of the wrong type, is the client's input.
-    if missing_variable(&e.message).is_some() || is_coercion(&e.message) {
+    // value, or a value of the wrong type, is the client's input; so is an operation name that
+    // selects nothing.
+    if missing_variable(&e.message).is_some() || is_coercion(&e.message) || names_no_operation(&e.message) {
         return classify(e);
     }
     let code = LIMITS.iter().find(|(m, _)| e.message == *m).map_or("GRAPHQL_VALIDATION_FAILED", |(_, c)| c);
@@ -135,20 +142,10 @@ pub fn failed_before_execution(response: &Response) -> bool {
 }
 
 /// Codes the errors of a response of a schema without this extension, as the extension would.
-/// Before execution, an error async-graphql raises is one of validation unless it names the
-/// operation or a variable (those are classified as the request's).
 pub fn finish_without_extension(mut response: Response) -> Response {
     let executed = !failed_before_execution(&response);
     if !executed {
-        response.errors = std::mem::take(&mut response.errors)
-            .into_iter()
-            .map(|e| {
-                let named = CLIENT_ERRORS
-                    .iter()
-                    .any(|(start, code)| code.starts_with("OPERATION_") && e.message.starts_with(start));
-                if named || has_code(&e) { e } else { invalid(e) }
-            })
-            .collect();
+        response.errors = std::mem::take(&mut response.errors).into_iter().map(invalid).collect();
     }
     finish(response, executed)
 }
