@@ -84,12 +84,12 @@ pub struct AccessLogging;
 
 impl ExtensionFactory for AccessLogging {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Recorder { log: Default::default() })
+        Arc::new(Recorder { log: AccessLog::default() })
     }
 }
 
 struct Recorder {
-    log: Arc<Mutex<Touched>>,
+    log: AccessLog,
 }
 
 fn audited(ctx: &ExtensionContext<'_>) -> bool {
@@ -107,7 +107,7 @@ impl Extension for Recorder {
         if info.path_node.parent.is_some() || info.is_for_introspection || !audited(ctx) {
             return next.run(ctx, info).await;
         }
-        let touch = Touch { log: self.log.clone(), field: info.name.into(), write: info.parent_type == "Mutation" };
+        let touch = self.log.touch(info.name, info.parent_type == "Mutation");
         FIELD.scope(touch, next.run(ctx, info)).await
     }
 
@@ -118,73 +118,66 @@ impl Extension for Recorder {
         next: NextExecute<'_>,
     ) -> Response {
         let response = next.run(ctx, operation_name).await;
-        record(&self.log, ctx.data_opt::<AppState>(), ctx.data_opt::<Viewer>(), operation_name, response).await
+        self.log.record(ctx.data_opt::<AppState>(), ctx.data_opt::<Viewer>(), operation_name, response).await
     }
 }
 
-/// Writes the accesses `log` holds (one row per learner), after the operation ran. If that fails,
-/// a query's data is withheld and a mutation's response carries an error.
-async fn record(
-    log: &Mutex<Touched>,
-    state: Option<&AppState>,
-    viewer: Option<&Viewer>,
-    operation_name: Option<&str>,
-    mut response: Response,
-) -> Response {
-    let (accesses, any_write) = match log.lock() {
-        Ok(mut touched) => {
-            let accesses: Vec<Access> = std::mem::take(&mut touched.learners)
-                .into_iter()
-                .map(|(learner_id, (write, fields))| Access {
-                    learner_id,
-                    write,
-                    fields: fields.iter().map(|f| f.to_string()).collect(),
-                })
-                .collect();
-            let any_write = accesses.iter().any(|a| a.write);
-            (accesses, any_write)
-        }
-        Err(_) => return Response::from_errors(vec![unrecorded()]),
-    };
-    if accesses.is_empty() {
-        return response;
-    }
-    let (Some(state), Some(viewer)) = (state, viewer) else {
-        return Response::from_errors(vec![unrecorded()]);
-    };
-    let recorded = async {
-        let txn = state.begin_write().await?;
-        store::audit::record(&*txn, &Actor::of(viewer), operation_name, &accesses, state.clock.now()).await?;
-        txn.commit().await?;
-        ApiResult::Ok(())
-    };
-    if recorded.await.is_err() {
-        tracing::error!(learners = accesses.len(), "the access log could not be written");
-        if any_write {
-            response.errors.push(unrecorded());
-        } else {
-            return Response::from_errors(vec![unrecorded()]);
-        }
-    }
-    response
-}
-
-/// One audited request's accesses, put in its data by `AppSchema::execute` and filled by the
-/// root types below: the same record as `AccessLogging`'s, without an extension (which would put
-/// every field of the request on async-graphql's slower path).
+/// One audited request's accesses: filled while its top-level fields run (by the root types below
+/// over HTTP, put in the request's data by `AppSchema::execute`; by `AccessLogging` over
+/// WebSocket), written once the operation has run.
 #[derive(Clone, Default)]
 pub struct AccessLog(Arc<Mutex<Touched>>);
 
 impl AccessLog {
-    /// Writes what the request touched; see `record`.
+    fn touch(&self, field: &str, write: bool) -> Touch {
+        Touch { log: self.0.clone(), field: field.into(), write }
+    }
+
+    /// Writes the accesses held (one row per learner). If that fails, a query's data is withheld
+    /// and a mutation's response carries an error.
     pub async fn record(
         &self,
-        state: &AppState,
-        viewer: &Viewer,
+        state: Option<&AppState>,
+        viewer: Option<&Viewer>,
         operation_name: Option<&str>,
-        response: Response,
+        mut response: Response,
     ) -> Response {
-        record(&self.0, Some(state), Some(viewer), operation_name, response).await
+        let (accesses, any_write) = match self.0.lock() {
+            Ok(mut touched) => {
+                let accesses: Vec<Access> = std::mem::take(&mut touched.learners)
+                    .into_iter()
+                    .map(|(learner_id, (write, fields))| Access {
+                        learner_id,
+                        write,
+                        fields: fields.iter().map(|f| f.to_string()).collect(),
+                    })
+                    .collect();
+                let any_write = accesses.iter().any(|a| a.write);
+                (accesses, any_write)
+            }
+            Err(_) => return Response::from_errors(vec![unrecorded()]),
+        };
+        if accesses.is_empty() {
+            return response;
+        }
+        let (Some(state), Some(viewer)) = (state, viewer) else {
+            return Response::from_errors(vec![unrecorded()]);
+        };
+        let recorded = async {
+            let txn = state.begin_write().await?;
+            store::audit::record(&*txn, &Actor::of(viewer), operation_name, &accesses, state.clock.now()).await?;
+            txn.commit().await?;
+            ApiResult::Ok(())
+        };
+        if recorded.await.is_err() {
+            tracing::error!(learners = accesses.len(), "the access log could not be written");
+            if any_write {
+                response.errors.push(unrecorded());
+            } else {
+                return Response::from_errors(vec![unrecorded()]);
+            }
+        }
+        response
     }
 }
 
@@ -212,10 +205,7 @@ impl<T: ContainerType, const WRITE: bool> ContainerType for AuditedRoot<T, WRITE
         // `__schema` and `__type` are answered before a root type is asked, so every field here is
         // one of ours.
         match ctx.data_opt::<AccessLog>() {
-            Some(log) => {
-                let touch = Touch { log: log.0.clone(), field: ctx.item.node.name.node.as_str().into(), write: WRITE };
-                FIELD.scope(touch, self.0.resolve_field(ctx)).await
-            }
+            Some(log) => FIELD.scope(log.touch(&ctx.item.node.name.node, WRITE), self.0.resolve_field(ctx)).await,
             None => self.0.resolve_field(ctx).await,
         }
     }

@@ -202,7 +202,7 @@ impl AppSchema {
         let log = audit::AccessLog::default();
         request = request.data(log.clone());
         let (response, operation_name) = self.run(request, |r| self.audited.execute(r)).await;
-        log.record(&self.state, &viewer, operation_name.as_deref(), response).await
+        log.record(Some(&self.state), Some(&viewer), operation_name.as_deref(), response).await
     }
 
     /// What the extensions `ErrorCodes`, `QueryLimits` and `SelectedOperation` do, around the
