@@ -6,6 +6,7 @@ pub mod batch;
 pub mod companion;
 pub mod details;
 pub mod details_write;
+pub mod documents;
 pub mod errors;
 pub mod event;
 pub mod goal;
@@ -129,61 +130,7 @@ pub struct AppSchema {
     full: Executable,
     state: AppState,
     limits: limits::QueryLimits,
-    documents: Arc<Documents>,
-}
-
-/// Documents already parsed, selected and limited, by their text and operation name: clients send
-/// the same few operations over and over, and parsing one as large as FullLearnerView cost more
-/// than a tenth of the CPU of running it. Only documents that passed every limit are kept, up to
-/// `DOCUMENTS` of them of at most `DOCUMENT_BYTES` each.
-struct Documents(std::sync::Mutex<lru::LruCache<u64, Parsed>>);
-
-const DOCUMENTS: usize = 512;
-const DOCUMENT_BYTES: usize = 32 * 1024;
-
-struct Parsed {
-    query: String,
-    operation_name: Option<String>,
-    document: Arc<async_graphql::parser::types::ExecutableDocument>,
-}
-
-impl Documents {
-    fn new() -> Self {
-        Documents(std::sync::Mutex::new(lru::LruCache::new(
-            std::num::NonZeroUsize::new(DOCUMENTS).unwrap_or(std::num::NonZeroUsize::MIN),
-        )))
-    }
-
-    fn key(query: &str, operation_name: Option<&str>) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (query, operation_name).hash(&mut hasher);
-        hasher.finish()
-    }
-
-    fn get(
-        &self,
-        query: &str,
-        operation_name: Option<&str>,
-    ) -> Option<Arc<async_graphql::parser::types::ExecutableDocument>> {
-        let mut cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let parsed = cache.get(&Self::key(query, operation_name))?;
-        (parsed.query == query && parsed.operation_name.as_deref() == operation_name).then(|| parsed.document.clone())
-    }
-
-    fn put(
-        &self,
-        query: &str,
-        operation_name: Option<&str>,
-        document: Arc<async_graphql::parser::types::ExecutableDocument>,
-    ) {
-        if query.len() > DOCUMENT_BYTES {
-            return;
-        }
-        let parsed = Parsed { query: query.to_owned(), operation_name: operation_name.map(str::to_owned), document };
-        let mut cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.put(Self::key(query, operation_name), parsed);
-    }
+    documents: Arc<documents::Documents>,
 }
 
 impl AppSchema {
@@ -304,7 +251,7 @@ pub fn build_schema(state: AppState) -> AppSchema {
         .extension(selection::SelectedOperation)
         .extension(audit::AccessLogging)
         .finish();
-    AppSchema { plain, audited, full, state, limits, documents: Arc::new(Documents::new()) }
+    AppSchema { plain, audited, full, state, limits, documents: Default::default() }
 }
 
 /// Runs one request. Outside tokio's cooperative budget: the loaders batch every key registered in
