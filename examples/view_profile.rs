@@ -1,7 +1,9 @@
-//! Our CPU per FullLearnerView, in process and without HTTP, for profiling: seeds one heavy
-//! learner through the API (goals with profiles, sessions, attempts, journal entries), then runs
-//! the contract's FullLearnerView through the schema, one request at a time and then 16 at once,
-//! and prints wall and CPU time per view. Run it under a profiler:
+//! Our CPU per FullLearnerView, in process, for profiling: seeds one heavy learner through the
+//! API (goals with profiles, sessions, attempts, journal entries), then sends the contract's
+//! FullLearnerView through the server's own router (`http::router`: the JSON body parsed, the
+//! request run, the response serialized to bytes, as over HTTP, minus the socket), one request
+//! at a time and then 16 at once, and prints wall and CPU time per view. Nothing but the router
+//! runs in the timed loops: no client, no JSON parsing of the responses. Run it under a profiler:
 //!
 //! ```sh
 //! cargo build --release --example view_profile
@@ -14,13 +16,17 @@ mod support;
 
 use std::time::Instant;
 
+use anyhow::Context;
 use async_graphql::{Request, Variables};
+use axum::body::{Body, Bytes};
+use axum::http::{StatusCode, header};
 use clap::Parser;
 use learngraph::auth::Viewer;
 use learngraph::clock::Clock;
-use learngraph::config::Config;
+use learngraph::config::{Config, Role, Secret};
 use learngraph::graphql::{AppSchema, build_schema, execute};
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 #[derive(Parser)]
 struct Args {
@@ -36,8 +42,8 @@ struct Args {
     /// Run on a fresh database on this PostgreSQL server instead of a temporary SQLite file.
     #[arg(long)]
     postgres: Option<String>,
-    /// Send the views as a staff viewer, whose every read writes an access-log row (the default is
-    /// open mode, as the benchmark's server runs).
+    /// Send the views with a staff token, whose every read writes an access-log row (the default
+    /// is open mode, as the benchmark's server runs).
     #[arg(long)]
     staff: bool,
 }
@@ -49,19 +55,9 @@ fn cpu_seconds() -> f64 {
     support::process_ticks("self").unwrap_or(0) as f64 / support::clock_ticks() as f64
 }
 
+/// Runs a seeding operation on the schema, as the HTTP layer does for a request in open mode.
 async fn run(schema: &AppSchema, query: &str, operation: Option<&str>, variables: Value) -> anyhow::Result<Value> {
-    // As the HTTP layer does for a request in open mode (no JWT secret), as the benchmark serves.
-    run_as(schema, Viewer::Open, query, operation, variables).await
-}
-
-async fn run_as(
-    schema: &AppSchema,
-    viewer: Viewer,
-    query: &str,
-    operation: Option<&str>,
-    variables: Value,
-) -> anyhow::Result<Value> {
-    let mut request = Request::new(query).variables(Variables::from_json(variables)).data(viewer);
+    let mut request = Request::new(query).variables(Variables::from_json(variables)).data(Viewer::Open);
     if let Some(op) = operation {
         request = request.operation_name(op);
     }
@@ -78,6 +74,9 @@ async fn main() -> anyhow::Result<()> {
     let database = support::BenchDatabase::create(args.postgres.as_deref(), "view-profile").await?;
     let mut config = Config::for_database(&database.url);
     config.max_complexity = 100_000;
+    if args.staff {
+        config.jwt_secret = Some(Secret::new("view-profile-secret"));
+    }
     let state = learngraph::build_state(config, Clock::System).await?;
     let schema = build_schema(state.clone());
 
@@ -136,17 +135,30 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("seeded in {:.1} s ({})", seeding.elapsed().as_secs_f64(), database.engine());
 
-    let variables = json!({ "externalId": "heavy" });
-    let viewer = if args.staff { Viewer::Staff { sub: "profiler".into() } } else { Viewer::Open };
+    // The request as a client sends it, and the router that serves it.
+    let body = Bytes::from(
+        json!({ "query": VIEW, "operationName": "FullLearnerView", "variables": { "externalId": "heavy" } })
+            .to_string(),
+    );
+    let authorization = match args.staff {
+        true => Some(format!("Bearer {}", state.auth.mint("profiler", Role::Staff, 3600).context("a staff token")?)),
+        false => None,
+    };
+    let router = learngraph::http::router(state.clone());
+    let post = Post { router, body, authorization };
+
     let before = state.statements.get();
-    let view = run_as(&schema, viewer.clone(), VIEW, Some("FullLearnerView"), variables.clone()).await?;
+    let first = post.send().await?;
     let statements = state.statements.get() - before;
-    let bytes = serde_json::to_string(&view)?.len();
-    println!("FullLearnerView: {bytes} bytes of data, {statements} SQL statements");
+    let parsed: Value = serde_json::from_slice(&first)?;
+    anyhow::ensure!(parsed.get("errors").is_none() && parsed["data"]["learner"].is_object(), "errors: {parsed}");
+    // The data does not change during the run, so every answer must be exactly this long.
+    let expected = first.len();
+    println!("FullLearnerView: a {expected}-byte response, {statements} SQL statements");
 
     let (cpu, wall) = (cpu_seconds(), Instant::now());
     for _ in 0..args.views {
-        run_as(&schema, viewer.clone(), VIEW, Some("FullLearnerView"), variables.clone()).await?;
+        post.expect(expected).await?;
     }
     let (cpu, wall) = (cpu_seconds() - cpu, wall.elapsed().as_secs_f64());
     println!(
@@ -160,12 +172,10 @@ async fn main() -> anyhow::Result<()> {
     let per_task = args.views / args.concurrency;
     let mut tasks = vec![];
     for _ in 0..args.concurrency {
-        let schema = schema.clone();
-        let variables = variables.clone();
-        let viewer = viewer.clone();
+        let post = post.clone();
         tasks.push(tokio::spawn(async move {
             for _ in 0..per_task {
-                run_as(&schema, viewer.clone(), VIEW, Some("FullLearnerView"), variables.clone()).await?;
+                post.expect(expected).await?;
             }
             anyhow::Ok(())
         }));
@@ -185,4 +195,36 @@ async fn main() -> anyhow::Result<()> {
     state.db.clone().close().await.ok();
     database.drop().await?;
     Ok(())
+}
+
+/// One POST /graphql through the router, as the server's listener hands it over.
+#[derive(Clone)]
+struct Post {
+    router: axum::Router,
+    body: Bytes,
+    authorization: Option<String>,
+}
+
+impl Post {
+    async fn send(&self) -> anyhow::Result<Bytes> {
+        let mut request = axum::http::Request::post("/graphql").header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = &self.authorization {
+            request = request.header(header::AUTHORIZATION, token);
+        }
+        let response = self.router.clone().oneshot(request.body(Body::from(self.body.clone()))?).await?;
+        anyhow::ensure!(response.status() == StatusCode::OK, "status {}", response.status());
+        Ok(axum::body::to_bytes(response.into_body(), usize::MAX).await?)
+    }
+
+    /// Sends the view; its answer must be `len` bytes long, as the first one was.
+    async fn expect(&self, len: usize) -> anyhow::Result<()> {
+        let answer = self.send().await?;
+        anyhow::ensure!(
+            answer.len() == len,
+            "a {}-byte answer instead of {len}: {}",
+            answer.len(),
+            String::from_utf8_lossy(&answer)
+        );
+        Ok(())
+    }
 }
