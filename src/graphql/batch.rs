@@ -65,29 +65,36 @@ impl<L: BatchLoad> Batcher<L> {
         // Unconstrained: waiting on the batch must not spend tokio's per-poll budget, or in a wide
         // request some waiters of a finished batch wake a pass after the others, and their
         // children's keys go to a second batch.
-        let result = tokio::task::unconstrained(batch.result.get_or_init(|| async {
-            // The items of a list wider than 30 are polled through `FuturesUnordered`, which ends
-            // a pass after as many polls as it holds futures: when a wake-up lands mid-pass, some
-            // siblings register their keys a pass later. The batch stays open while a pass still
-            // brings keys.
-            loop {
-                let before = lock(&batch.keys).len();
-                tokio::task::yield_now().await;
-                if lock(&batch.keys).len() == before {
-                    break;
+        //
+        // Boxed: the query's future is large (sqlx and sea-orm state), and every resolver that
+        // awaits a load would otherwise carry it inline. async-graphql boxes each field's future
+        // at the size of the largest field of its type, so one loading field made every scalar
+        // sibling cost kilobytes to allocate and move (`Session.kind` was 2.4 KiB).
+        let result = tokio::task::unconstrained(batch.result.get_or_init(|| {
+            Box::pin(async {
+                // The items of a list wider than 30 are polled through `FuturesUnordered`, which ends
+                // a pass after as many polls as it holds futures: when a wake-up lands mid-pass, some
+                // siblings register their keys a pass later. The batch stays open while a pass still
+                // brings keys.
+                loop {
+                    let before = lock(&batch.keys).len();
+                    tokio::task::yield_now().await;
+                    if lock(&batch.keys).len() == before {
+                        break;
+                    }
                 }
-            }
-            {
-                let mut open = lock(&self.open);
-                if Arc::ptr_eq(&open, &batch) {
-                    *open = Arc::new(Batch::default());
+                {
+                    let mut open = lock(&self.open);
+                    if Arc::ptr_eq(&open, &batch) {
+                        *open = Arc::new(Batch::default());
+                    }
                 }
-            }
-            // Read, not taken: if this load is cancelled mid-query, the next one retries with
-            // the same keys.
-            let mut keys = lock(&batch.keys).clone();
-            dedup(&mut keys);
-            self.loader.load(&keys).await
+                // Read, not taken: if this load is cancelled mid-query, the next one retries with
+                // the same keys.
+                let mut keys = lock(&batch.keys).clone();
+                dedup(&mut keys);
+                self.loader.load(&keys).await
+            })
         }))
         .await;
         match result {
