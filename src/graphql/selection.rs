@@ -210,35 +210,66 @@ fn keys_in_order<'a>(
     }
 }
 
-/// Puts every map of `value` in the order its selection sets ask for; a map already in order is
-/// left as it is. The keys are worked out once for all the items of a list.
-fn in_query_order(value: &mut Value, sets: &[&SelectionSet], document: &ExecutableDocument) {
-    if !matches!(value, Value::List(_) | Value::Object(_)) {
-        return;
-    }
-    let mut keys = Vec::new();
-    keys_in_order(sets, document, &mut keys, &mut HashSet::new());
-    in_order_of(value, &keys, document);
+/// The response keys a selection asks for, in query order, each with the keys below it: worked out
+/// once per request, before the response is walked.
+struct Order<'a> {
+    keys: Vec<(&'a Name, Order<'a>)>,
 }
 
-fn in_order_of(value: &mut Value, keys: &[(&Name, Vec<&SelectionSet>)], document: &ExecutableDocument) {
+impl<'a> Order<'a> {
+    fn of(sets: &[&'a SelectionSet], document: &'a ExecutableDocument) -> Self {
+        let mut keys = Vec::new();
+        keys_in_order(sets, document, &mut keys, &mut HashSet::new());
+        Order { keys: keys.into_iter().map(|(key, below)| (key, Order::of(&below, document))).collect() }
+    }
+
+    fn position(&self, key: &Name) -> usize {
+        self.keys.iter().position(|(k, _)| same(k, key)).unwrap_or(usize::MAX)
+    }
+}
+
+/// Response keys are clones of the document's names, so the pointers are usually equal and the
+/// strings need no comparing.
+fn same(a: &Name, b: &Name) -> bool {
+    let (a, b) = (a.as_str(), b.as_str());
+    std::ptr::eq(a, b) || a == b
+}
+
+/// Puts every map of `value` in the order its selection sets ask for; a map already in order is
+/// left as it is.
+fn in_query_order(value: &mut Value, sets: &[&SelectionSet], document: &ExecutableDocument) {
+    if matches!(value, Value::List(_) | Value::Object(_)) {
+        in_order_of(value, &Order::of(sets, document));
+    }
+}
+
+fn in_order_of(value: &mut Value, order: &Order<'_>) {
+    if order.keys.is_empty() {
+        return;
+    }
     match value {
         Value::List(items) => {
             for item in items {
-                in_order_of(item, keys, document);
+                in_order_of(item, order);
             }
         }
         Value::Object(map) => {
-            let position = |k: &Name| keys.iter().position(|(key, _)| *key == k).unwrap_or(usize::MAX);
-            let ordered = map.keys().map(position).collect::<Vec<_>>().windows(2).all(|w| w[0] <= w[1]);
+            let mut last = 0;
+            let ordered = map.keys().all(|k| {
+                let p = order.position(k);
+                let in_order = p >= last;
+                last = p;
+                in_order
+            });
             if !ordered {
-                map.sort_by_cached_key(|k, _| position(k));
+                map.sort_by_cached_key(|k, _| order.position(k));
             }
-            for (key, below) in keys {
-                if let Some(v) = map.get_mut(*key)
-                    && !below.iter().all(|s| s.items.is_empty())
+            // By iteration, not lookup: finding each key in the map would hash it.
+            for (key, v) in map.iter_mut() {
+                if matches!(v, Value::List(_) | Value::Object(_))
+                    && let Some((_, below)) = order.keys.iter().find(|(k, _)| same(k, key))
                 {
-                    in_query_order(v, below, document);
+                    in_order_of(v, below);
                 }
             }
         }
