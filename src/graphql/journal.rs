@@ -8,6 +8,7 @@ use sea_orm::ColumnTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
 use super::access::{self, LearnerScope, parts};
+use super::fast::{Leaves, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders::{self, FollowUpEntry, FollowUpSynthesis};
@@ -39,6 +40,20 @@ pub struct JournalEntry {
 impl JournalEntry {
     pub fn new(scope: LearnerScope, row: journal_entry::Model) -> Self {
         JournalEntry { scope, row }
+    }
+}
+
+impl Leaves for JournalEntry {
+    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+        let r = &self.row;
+        Some(match name {
+            "id" => value(&ids::encode(Kind::JournalEntry, r.id)),
+            "content" => value(&r.content),
+            "source" => value(&JournalSource::from(r.source)),
+            "createdAt" => value(&r.created_at),
+            "updatedAt" => value(&r.updated_at),
+            _ => return None,
+        })
     }
 }
 

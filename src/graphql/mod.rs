@@ -9,6 +9,7 @@ pub mod details_write;
 pub mod documents;
 pub mod errors;
 pub mod event;
+pub mod fast;
 pub mod goal;
 pub mod ids;
 pub mod journal;
@@ -243,8 +244,12 @@ pub fn build_schema(state: AppState) -> AppSchema {
         }
         builder
     }
-    let plain = configure(Schema::build(Query::default(), Mutation::default(), live::Subscription), &state).finish();
-    let audited = configure(Schema::build(Default::default(), Default::default(), live::Subscription), &state).finish();
+    let plain = configure(Schema::build(Query::default(), Mutation::default(), live::Subscription), &state)
+        .data(fast::Unhooked)
+        .finish();
+    let audited = configure(Schema::build(Default::default(), Default::default(), live::Subscription), &state)
+        .data(fast::Unhooked)
+        .finish();
     let full = configure(Schema::build(Query::default(), Mutation::default(), live::Subscription), &state)
         .extension(errors::ErrorCodes)
         .extension(limits)

@@ -12,6 +12,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, Que
 
 use crate::domain::validate;
 use crate::error::ApiResult;
+use crate::graphql::fast::{Fast, Leaves};
 use crate::graphql::ids::Cursor;
 
 pub const DEFAULT_PAGE: i32 = 20;
@@ -33,14 +34,14 @@ pub struct Edge<N> {
 
 /// One page of a list, in the list's order, with what is needed to ask for the next page.
 #[Object(name_type)]
-impl<N: OutputType> Connection<N> {
+impl<N: Leaves> Connection<N> {
     /// The items of this page, each with its cursor.
     async fn edges(&self) -> &[Edge<N>] {
         &self.edges
     }
     /// The items of this page, without cursors.
-    async fn nodes(&self) -> Vec<&N> {
-        self.edges.iter().map(|e| &e.node).collect()
+    async fn nodes(&self) -> Vec<Fast<&N>> {
+        self.edges.iter().map(|e| Fast(&e.node)).collect()
     }
     /// Whether there are more items, and the cursors to continue from.
     async fn page_info(&self) -> PageInfo {
@@ -61,14 +62,14 @@ impl<N: OutputType> TypeName for Connection<N> {
 
 /// One item of a page and the cursor to continue after it.
 #[Object(name_type)]
-impl<N: OutputType> Edge<N> {
+impl<N: Leaves> Edge<N> {
     /// Pass as `after` to get the items that follow this one.
     async fn cursor(&self) -> &str {
         &self.cursor
     }
     /// The item.
-    async fn node(&self) -> &N {
-        &self.node
+    async fn node(&self) -> Fast<&N> {
+        Fast(&self.node)
     }
 }
 

@@ -8,6 +8,7 @@ use sea_orm::prelude::Uuid;
 use sea_orm::{ColumnTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::access::{self, LearnerScope, of_learner, parts};
+use super::fast::{Leaves, value};
 use super::goal::Goal;
 use super::ids::{self, Kind};
 use super::learner::Learner;
@@ -35,6 +36,27 @@ pub struct Attempt {
 impl Attempt {
     pub fn new(scope: LearnerScope, row: attempt::Model) -> Self {
         Attempt { scope, row }
+    }
+}
+
+impl Leaves for Attempt {
+    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+        let r = &self.row;
+        Some(match name {
+            "id" => value(&ids::encode(Kind::Attempt, r.id)),
+            "exerciseId" => value(&r.exercise_id),
+            "activityType" => value(&r.activity_type),
+            "objectiveId" => value(&r.objective_id),
+            "isCorrect" => value(&r.is_correct),
+            "completed" => value(&r.completed),
+            "score" => value(&r.score),
+            "userAnswer" => value(&r.user_answer),
+            "responseTimeMs" => value(&r.response_time_ms),
+            "occurredAt" => value(&r.occurred_at),
+            "localDate" => value(&Date(r.local_date)),
+            "createdAt" => value(&r.created_at),
+            _ => return None,
+        })
     }
 }
 

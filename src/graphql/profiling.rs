@@ -11,6 +11,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::access::{self, LearnerScope, parts};
+use super::fast::{Fast, Leaves, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders;
@@ -211,6 +212,19 @@ impl From<rules::Telemetry> for ProfilingTelemetry {
 /// The answer to one question of a profiling session.
 pub struct ProfilingResponse(profiling_response::Model);
 
+impl Leaves for ProfilingResponse {
+    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+        let r = &self.0;
+        Some(match name {
+            "questionId" => value(&r.question_id),
+            "selectedOption" => value(&r.selected_option),
+            "responseTimeMs" => value(&r.response_time_ms),
+            "answeredAt" => value(&r.answered_at),
+            _ => return None,
+        })
+    }
+}
+
 /// The answer to one question of a profiling session.
 #[Object]
 impl ProfilingResponse {
@@ -269,10 +283,10 @@ impl ProfilingSession {
     }
     /// The answers, one per question answered, in the order first answered (at most 200).
     #[graphql(complexity = "MAX_QUESTIONS * child_complexity.max(1) + 1")]
-    async fn responses(&self, ctx: &Context<'_>) -> ApiResult<Vec<ProfilingResponse>> {
+    async fn responses(&self, ctx: &Context<'_>) -> ApiResult<Vec<Fast<ProfilingResponse>>> {
         let rows = loaders::children::<profiling_response::Entity>(ctx, &self.scope, self.row.id, MAX_QUESTIONS as u64)
             .await?;
-        Ok(rows.into_iter().map(ProfilingResponse).collect())
+        Ok(rows.into_iter().map(|r| Fast(ProfilingResponse(r))).collect())
     }
     /// The telemetry; null until completed.
     async fn telemetry(&self) -> ApiResult<Option<ProfilingTelemetry>> {

@@ -9,6 +9,7 @@ use sea_orm::prelude::Uuid;
 use tokio::sync::OnceCell;
 
 use super::access::{self, LearnerScope, parts};
+use super::fast::{Leaves, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders::SessionOf;
@@ -59,6 +60,25 @@ impl Session {
                     .ok_or(ApiError::NotFound("session".into()))
             })
             .await
+    }
+}
+
+impl Leaves for Session {
+    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+        if name == "id" {
+            return Some(value(&ids::encode(Kind::Session, self.id)));
+        }
+        // A session reached by id loads its row through its resolvers.
+        let r = self.row.get()?;
+        Some(match name {
+            "kind" => value(&SessionKind::from(r.kind)),
+            "startedAt" => value(&r.started_at),
+            "endedAt" => value(&r.ended_at),
+            "totalExercises" => value(&r.total_exercises),
+            "correctAnswers" => value(&r.correct_answers),
+            "accuracy" => value(&ratio(i64::from(r.correct_answers), i64::from(r.total_exercises))),
+            _ => return None,
+        })
     }
 }
 

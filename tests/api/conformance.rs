@@ -9,6 +9,7 @@ crate::on_each_backend!(
     response_maps_keep_the_query_order,
     only_the_selected_operation_is_validated_and_limited,
     the_schema_describes_itself_and_downloads_as_sdl,
+    list_objects_answer_their_scalars_as_the_executor_does,
 );
 
 /// POSTs and returns the raw body text (a JSON `Value` would not keep the order).
@@ -90,4 +91,57 @@ async fn the_schema_describes_itself_and_downloads_as_sdl(b: Backend) {
     assert_eq!(body["data"]["__schema"]["description"], ours, "{body}");
     assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
     assert_eq!(body["data"]["s"]["d"], ours, "aliases too");
+}
+
+/// Attempts, sessions, journal entries and profiling answers answer their scalar fields without
+/// the executor (`graphql::fast`); a directive sends an object through the executor whole. Both
+/// must give the same response, field for field, in the same order.
+async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let l = app.learner("leaves").await;
+    crate::fixtures::seed_every_table(&app, &l).await;
+    let session = crate::fixtures::start_session(&app, &l, "PRACTICE").await;
+    app.ok(
+        "mutation($l: ID!, $s: ID!) { recordAttempt(input: { learnerId: $l, sessionId: $s, exerciseId: \"e2\", isCorrect: false, \
+         score: 0.25, responseTimeMs: 900, completed: false, userAnswer: \"7\", activityType: \"quiz\", objectiveId: \"lo-1\", \
+         details: { hint: true } }) { attempt { id } } }",
+        json!({ "l": l, "s": session }),
+    )
+    .await;
+    app.ok("mutation($s: ID!) { endSession(input: { sessionId: $s }) { session { id } } }", json!({ "s": session }))
+        .await;
+    let query = |extra: &str| {
+        format!(
+            "query($l: ID!) {{ learner(id: $l) {{ \
+             attempts(first: 5) {{ edges {{ cursor node {{ __typename id exerciseId activityType objectiveId isCorrect completed \
+               score userAnswer responseTimeMs details occurredAt localDate createdAt session {{ id kind }} goal {{ id }} x: id {extra} }} }} \
+               nodes {{ __typename id isCorrect {extra} }} }} \
+             sessions(first: 5) {{ nodes {{ __typename id kind startedAt endedAt totalExercises correctAnswers accuracy \
+               attempts(first: 2) {{ nodes {{ id }} }} {extra} }} }} \
+             journalEntries(first: 5) {{ nodes {{ __typename id content moodTags source embeddingDimension createdAt updatedAt \
+               followUps {{ question answer }} {extra} }} }} \
+             profilingSessions {{ responses {{ __typename questionId selectedOption responseTimeMs answeredAt {extra} }} }} }} }}"
+        )
+    };
+    let fast = raw(&app, json!({ "query": query(""), "variables": { "l": l } })).await;
+    let executor = raw(&app, json!({ "query": query("__typename @include(if: true)"), "variables": { "l": l } })).await;
+    assert_eq!(fast, executor);
+    // And the answers are the data, not empty maps.
+    let body: Value = serde_json::from_str(&fast).expect("json");
+    let learner = &body["data"]["learner"];
+    let attempt = &learner["attempts"]["edges"][0]["node"];
+    assert_eq!(attempt["__typename"], "Attempt", "{body}");
+    assert_eq!(attempt["exerciseId"], "e2", "{body}");
+    assert_eq!(attempt["score"], 0.25, "{body}");
+    assert_eq!(attempt["responseTimeMs"], 900, "{body}");
+    assert_eq!(attempt["userAnswer"], "7", "{body}");
+    assert_eq!(attempt["details"], json!({ "hint": true }), "{body}");
+    assert_eq!(attempt["session"]["kind"], "PRACTICE", "{body}");
+    assert_eq!(attempt["x"], attempt["id"], "{body}");
+    let ended = &learner["sessions"]["nodes"][0];
+    assert_eq!((ended["totalExercises"].clone(), ended["accuracy"].clone()), (json!(1), json!(0.0)), "{body}");
+    assert!(ended["endedAt"].is_string(), "{body}");
+    assert!(learner["journalEntries"]["nodes"][0]["content"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
+    let responses = &learner["profilingSessions"][0]["responses"];
+    assert!(responses[0]["questionId"].is_string() && responses[0]["answeredAt"].is_string(), "{body}");
 }
