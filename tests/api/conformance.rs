@@ -113,8 +113,8 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
     let query = |extra: &str| {
         format!(
             "query($l: ID!) {{ learner(id: $l) {{ \
-             attempts(first: 5) {{ edges {{ cursor node {{ __typename id exerciseId activityType objectiveId isCorrect completed \
-               score userAnswer responseTimeMs details occurredAt localDate createdAt session {{ id kind }} goal {{ id }} x: id {extra} }} }} \
+             attempts(first: 5) {{ edges {{ __typename cursor node {{ __typename id exerciseId activityType objectiveId isCorrect completed \
+               score userAnswer responseTimeMs details occurredAt localDate createdAt session {{ id kind }} goal {{ id }} x: id {extra} }} {extra} }} \
                nodes {{ __typename id isCorrect {extra} }} }} \
              sessions(first: 5) {{ nodes {{ __typename id kind startedAt endedAt totalExercises correctAnswers accuracy \
                attempts(first: 2) {{ nodes {{ id }} }} {extra} }} }} \
