@@ -63,6 +63,11 @@ impl Session {
     }
 }
 
+/// `correctAnswers / totalExercises`, for the resolver and the fast path alike.
+fn accuracy(row: &session::Model) -> Option<f64> {
+    ratio(i64::from(row.correct_answers), i64::from(row.total_exercises))
+}
+
 impl Leaves for Session {
     fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
         if name == "id" {
@@ -76,7 +81,7 @@ impl Leaves for Session {
             "endedAt" => value(&r.ended_at),
             "totalExercises" => value(&r.total_exercises),
             "correctAnswers" => value(&r.correct_answers),
-            "accuracy" => value(&ratio(i64::from(r.correct_answers), i64::from(r.total_exercises))),
+            "accuracy" => value(&accuracy(r)),
             _ => return None,
         })
     }
@@ -112,7 +117,7 @@ impl Session {
     /// `correctAnswers / totalExercises` in 0..1; null with no attempts.
     async fn accuracy(&self, ctx: &Context<'_>) -> ApiResult<Option<f64>> {
         let row = self.row(ctx).await?;
-        Ok(ratio(i64::from(row.correct_answers), i64::from(row.total_exercises)))
+        Ok(accuracy(row))
     }
     /// The learner whose session it is.
     async fn learner(&self) -> Learner {
