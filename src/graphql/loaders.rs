@@ -20,7 +20,7 @@ use entity::{
     session, struggle,
 };
 use sea_orm::prelude::Uuid;
-use sea_orm::sea_query::{Alias, Asterisk, Condition, Expr, ExprTrait, Func, OverStatement, Query, WindowStatement};
+use sea_orm::sea_query::{Alias, Asterisk, Condition, Expr, ExprTrait, Func, Query, SelectStatement, UnionType};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, Iterable, Order, PrimaryKeyToColumn, PrimaryKeyTrait, QueryFilter,
     QueryOrder, Select,
@@ -318,38 +318,54 @@ where
     }
 }
 
-/// The rows of `E` for several parents, at most `n` per parent, in one statement: `ROW_NUMBER()
-/// OVER (PARTITION BY parent ORDER BY …)`, which SQLite and PostgreSQL both run.
+/// Most parents one statement of `top_per_parent` covers: SQLite refuses a compound SELECT of
+/// more than 500 terms (`SQLITE_MAX_COMPOUND_SELECT`).
+const BRANCHES_PER_STATEMENT: usize = 400;
+
+/// The rows of `E` for several parents, at most `n` per parent, in one statement: one branch per
+/// parent (`parents` holds each one's condition), `SELECT … WHERE parent ORDER BY … LIMIT n`,
+/// joined by `UNION ALL` and ordered again as a whole. Each branch walks its parent's index and
+/// stops after `n` rows on both engines; a `ROW_NUMBER()` window read every row of a parent
+/// (SQLite sorted all 2,000 attempts of a heavy learner to keep 50). More than
+/// `BRANCHES_PER_STATEMENT` parents take one statement per that many.
 async fn top_per_parent<E: EntityTrait>(
     db: &DatabaseConnection,
-    filter: Condition,
-    partition: &[E::Column],
+    parents: Vec<Condition>,
     order: &[(E::Column, Order)],
     n: u64,
 ) -> ApiResult<Vec<E::Model>> {
-    let mut window = WindowStatement::new();
-    for col in partition {
-        window.partition_by((E::default(), *col));
+    let mut rows = Vec::new();
+    let mut parents = parents.into_iter().peekable();
+    while parents.peek().is_some() {
+        let mut union: Option<SelectStatement> = None;
+        for (i, condition) in parents.by_ref().take(BRANCHES_PER_STATEMENT).enumerate() {
+            let mut branch = Query::select();
+            branch.columns(E::Column::iter().map(|c| (E::default(), c))).from(E::default()).cond_where(condition);
+            for (col, dir) in order {
+                branch.order_by((E::default(), *col), dir.clone());
+            }
+            branch.limit(n);
+            // A compound SELECT's terms take no ORDER BY or LIMIT of their own on SQLite: each
+            // branch is wrapped as a subquery.
+            let mut wrapped = Query::select();
+            wrapped.column(Asterisk).from_subquery(branch, Alias::new(format!("branch_{i}")));
+            match union.as_mut() {
+                None => union = Some(wrapped),
+                Some(u) => {
+                    u.union(UnionType::All, wrapped);
+                }
+            }
+        }
+        let Some(union) = union else { break };
+        let mut outer = Query::select();
+        outer.column(Asterisk).from_subquery(union, Alias::new("ranked"));
+        for (col, dir) in order {
+            outer.order_by((Alias::new("ranked"), *col), dir.clone());
+        }
+        let stmt = db.get_database_backend().build(&outer);
+        rows.extend(E::find().from_raw_sql(stmt).all(db).await?);
     }
-    for (col, dir) in order {
-        window.order_by((E::default(), *col), dir.clone());
-    }
-    let mut inner = Query::select();
-    inner.columns(E::Column::iter().map(|c| (E::default(), c))).from(E::default()).cond_where(filter).expr_window_as(
-        Func::cust(Alias::new("ROW_NUMBER")),
-        window,
-        Alias::new("rank_in_parent"),
-    );
-    let mut outer = Query::select();
-    outer
-        .column(Asterisk)
-        .from_subquery(inner, Alias::new("ranked"))
-        .and_where(Expr::col(Alias::new("rank_in_parent")).lte(n));
-    for (col, dir) in order {
-        outer.order_by((Alias::new("ranked"), *col), dir.clone());
-    }
-    let stmt = db.get_database_backend().build(&outer);
-    Ok(E::find().from_raw_sql(stmt).all(db).await?)
+    Ok(rows)
 }
 
 /// Every row of `E` of `scope`'s learner, in `E`'s order.
@@ -425,11 +441,11 @@ where
             groups.entry(k.2).or_default().push(k);
         }
         for (n, group) in groups {
-            let filter = Condition::all()
-                .add(E::learner_column().is_in(group.iter().map(|k| k.0)))
-                .add(E::parent_column().is_in(group.iter().map(|k| k.1.clone())));
-            let rows = top_per_parent::<E>(&self.0, filter, &[E::learner_column(), E::parent_column()], &E::order(), n)
-                .await?;
+            let parents = group
+                .iter()
+                .map(|k| Condition::all().add(E::learner_column().eq(k.0)).add(E::parent_column().eq(k.1.clone())))
+                .collect();
+            let rows = top_per_parent::<E>(&self.0, parents, &E::order(), n).await?;
             for row in rows {
                 let Some(parent) = E::parent(&row) else { continue };
                 if let Some(list) = out.get_mut(&(E::owner(&row), parent, n)) {
@@ -553,7 +569,6 @@ impl BatchLoad for Activity {
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
     async fn load(&self, keys: &[Uuid]) -> ApiResult<HashMap<Uuid, ActivityCounts>> {
         use sea_orm::FromQueryResult;
-        use sea_orm::sea_query::{SelectStatement, UnionType};
         let ids: Vec<Uuid> = keys.to_vec();
         // (what, table, time column, summed column, extra condition)
         let part = |what: &str, table: &str, at: &str, sum: Option<&str>, kind: Option<&str>| -> SelectStatement {
@@ -636,7 +651,6 @@ impl BatchLoad for Recommendations {
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
     async fn load(&self, keys: &[RecommendationsFor]) -> ApiResult<HashMap<RecommendationsFor, Vec<Recommended>>> {
-        use sea_orm::sea_query::{SelectStatement, UnionType};
         use sea_orm::{ConnectionTrait, FromQueryResult};
         let mut out: HashMap<RecommendationsFor, Vec<Recommended>> =
             keys.iter().map(|k| (k.clone(), Vec::new())).collect();
@@ -861,9 +875,9 @@ where
         }
         for ((by_parent, filter, limit), members) in groups {
             let parent_col = if by_parent { E::parent_col() } else { None };
-            let mut which = Condition::any();
+            let mut parents = Vec::with_capacity(members.len());
             for k in &members {
-                let mut one = Condition::all().add(E::learner_column().eq(k.learner));
+                let mut one = Condition::all().add(filter.condition.clone()).add(E::learner_column().eq(k.learner));
                 if let (Some(col), Some(p)) = (parent_col, k.parent) {
                     one = one.add(col.eq(p));
                 }
@@ -874,13 +888,10 @@ where
                             .add(Condition::all().add(E::at_col().eq(at)).add(E::id_col().lt(id))),
                     );
                 }
-                which = which.add(one);
+                parents.push(one);
             }
-            let condition = Condition::all().add(filter.condition.clone()).add(which);
-            let mut partition = vec![E::learner_column()];
-            partition.extend(parent_col);
             let order = [(E::at_col(), Order::Desc), (E::id_col(), Order::Desc)];
-            let rows = top_per_parent::<E>(&self.0, condition, &partition, &order, limit).await?;
+            let rows = top_per_parent::<E>(&self.0, parents, &order, limit).await?;
             let by_owner: HashMap<(Uuid, Option<Uuid>), &PageKey> =
                 members.iter().map(|k| ((k.learner, k.parent), *k)).collect();
             for row in rows {
