@@ -11,6 +11,7 @@ crate::on_each_backend!(
     profiling_fields_cost_the_same_statements_at_any_page_size,
     nested_connections_under_a_page_of_learners_cost_one_statement_each,
     a_relation_selected_only_for_its_id_costs_no_statement,
+    more_parents_than_one_statement_holds_take_another,
 );
 
 const ONE_LEARNER: &str = "query($e: String!, $n: Int!) {
@@ -206,4 +207,41 @@ async fn a_relation_selected_only_for_its_id_costs_no_statement(b: Backend) {
     let message = &ids["learner"]["chatSessions"]["nodes"][0]["messages"][0];
     assert_eq!(&message["session"]["id"], chat);
     assert!(rows["learner"]["chatSessions"]["nodes"][0]["messages"][0]["session"]["startedAt"].is_string());
+}
+
+const HISTORIES: &str = "query($n: Int!) {
+  learners(first: $n) { nodes { externalId cognitiveMetrics { taskName history(first: 2) { metrics } } } }
+}";
+
+/// Nested lists under a list of parents are one `UNION ALL` statement of a branch per parent, at
+/// most 400 branches (SQLite refuses a compound SELECT of more than 500 terms): 5 learners with 100
+/// metrics each put 500 parents in one batch of `CognitiveMetric.history`.
+async fn more_parents_than_one_statement_holds_take_another(b: Backend) {
+    let app = TestApp::spawn_with(b, Default::default(), |c| c.max_complexity = 1_000_000).await;
+    for l in 0..5 {
+        let learner = app.learner(&format!("m{l}")).await;
+        let metrics: Vec<_> =
+            (0..100).map(|t| json!({ "taskName": format!("task{t:03}"), "metrics": { "l": l, "t": t } })).collect();
+        app.ok(
+            "mutation($l: ID!, $m: [CognitiveMetricEntry!]) { syncLearnerProfile(input: { learnerId: $l, cognitiveMetrics: $m }) { learner { id } } }",
+            json!({ "l": learner, "m": metrics }),
+        )
+        .await;
+    }
+    let one = statements(&app, HISTORIES, json!({ "n": 1 })).await;
+    let four = statements(&app, HISTORIES, json!({ "n": 4 })).await;
+    let five = statements(&app, HISTORIES, json!({ "n": 5 })).await;
+    // The page, the metrics, the histories: 100 and 400 parents fit one statement, 500 do not.
+    assert_eq!((one, four, five), (3, 3, 4));
+    let page = app.ok(HISTORIES, json!({ "n": 5 })).await;
+    let nodes = page["learners"]["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 5);
+    for node in nodes {
+        let l: i64 = node["externalId"].as_str().and_then(|e| e[1..].parse().ok()).expect("m<digit>");
+        let metrics = node["cognitiveMetrics"].as_array().expect("metrics");
+        assert_eq!(metrics.len(), 100, "{}", node["externalId"]);
+        for (t, metric) in metrics.iter().enumerate() {
+            assert_eq!(metric["history"], json!([{ "metrics": { "l": l, "t": t } }]), "{metric}");
+        }
+    }
 }
