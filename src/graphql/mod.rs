@@ -29,7 +29,7 @@ pub mod session;
 use std::sync::Arc;
 
 use async_graphql::parser::types::DocumentOperations;
-use async_graphql::{Context, MergedObject, ObjectType, Schema, SchemaBuilder};
+use async_graphql::{Context, MergedObject, ObjectType, Schema, SchemaBuilder, ValidationMode};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{Auth, Viewer};
@@ -124,10 +124,19 @@ pub type Audited = Schema<audit::AuditedRoot<Query, false>, audit::AuditedRoot<M
 /// does around schemas without them. Staff and service requests, whose accesses are recorded, run
 /// on the one whose root types note each top-level field (`audit::AuditedRoot`); every other
 /// request on the plain one. WebSocket operations run on the one with every extension.
+///
+/// The plain and audited schemas come twice: validating every rule, and validating only what
+/// depends on a request's variables (`ValidationMode::Fast`: the depth and complexity limits). A
+/// document the cache holds runs on the second once it has passed the first and its variables fit
+/// their declared types (`documents::variables_fit`): the rules that read only the document cost
+/// about a tenth of a FullLearnerView's instructions, for an answer that cannot change.
 #[derive(Clone)]
 pub struct AppSchema {
     plain: Executable,
     audited: Audited,
+    plain_checked: Executable,
+    audited_checked: Audited,
+    inputs: Arc<async_graphql::registry::Registry>,
     full: Executable,
     state: AppState,
     limits: limits::QueryLimits,
@@ -144,23 +153,26 @@ impl AppSchema {
     pub async fn execute(&self, request: impl Into<async_graphql::Request>) -> async_graphql::Response {
         let mut request = request.into();
         let Some(viewer) = audited(&request) else {
-            return self.run(request, |r| self.plain.execute(r)).await.0;
+            let schema = |checked| if checked { &self.plain_checked } else { &self.plain };
+            return self.run(request, |r, checked| schema(checked).execute(r)).await.0;
         };
         let viewer = viewer.clone();
         let log = audit::AccessLog::default();
         request = request.data(log.clone());
-        let (response, operation_name) = self.run(request, |r| self.audited.execute(r)).await;
+        let schema = |checked| if checked { &self.audited_checked } else { &self.audited };
+        let (response, operation_name) = self.run(request, |r, checked| schema(checked).execute(r)).await;
         log.record(Some(&self.state), Some(&viewer), operation_name.as_deref(), response).await
     }
 
     /// What the extensions `ErrorCodes`, `QueryLimits` and `SelectedOperation` do, around the
     /// schema without them: the token limit before parsing, the selected operation and its
     /// fragments, the alias and directive limits on them, the codes of errors, and the response in
-    /// query order.
+    /// query order. `execute` runs the request on the schema that validates in full, or, when its
+    /// second argument is true, on the one that skips the rules the document has already passed.
     async fn run<'a, F>(
         &'a self,
         mut request: async_graphql::Request,
-        execute: impl FnOnce(async_graphql::Request) -> F,
+        execute: impl FnOnce(async_graphql::Request, bool) -> F,
     ) -> (async_graphql::Response, Option<String>)
     where
         F: Future<Output = async_graphql::Response> + 'a,
@@ -185,18 +197,21 @@ impl AppSchema {
                 if let Err(e) = self.limits.check_document(&document) {
                     return refused(e);
                 }
-                let document = Arc::new(document);
+                let document = Arc::new(documents::Document::new(document));
                 self.documents.put(&request.query, operation_name.as_deref(), document.clone());
                 document
             }
         };
-        request.set_parsed_query(document.as_ref().clone());
-        let mut response = errors::finish_without_extension(execute(request).await);
+        let checked =
+            document.validated() && documents::variables_fit(&self.inputs, &document.document, &request.variables);
+        request.set_parsed_query(document.document.clone());
+        let mut response = errors::finish_without_extension(execute(request, checked).await);
         if !errors::is_request_error(&response) {
-            selection::finish(&mut response.data, &document, operation_name.as_deref());
+            document.mark_validated();
+            selection::finish(&mut response.data, &document.document, operation_name.as_deref());
         }
         // The operation that ran: the one named, or the only one of the document.
-        let ran = operation_name.or_else(|| match &document.operations {
+        let ran = operation_name.or_else(|| match &document.document.operations {
             DocumentOperations::Multiple(ops) if ops.len() == 1 => ops.keys().next().map(|n| n.to_string()),
             _ => None,
         });
@@ -250,13 +265,32 @@ pub fn build_schema(state: AppState) -> AppSchema {
     let audited = configure(Schema::build(Default::default(), Default::default(), live::Subscription), &state)
         .data(fast::Unhooked)
         .finish();
+    let plain_checked = configure(Schema::build(Query::default(), Mutation::default(), live::Subscription), &state)
+        .data(fast::Unhooked)
+        .validation_mode(ValidationMode::Fast)
+        .finish();
+    let audited_checked = configure(Schema::build(Default::default(), Default::default(), live::Subscription), &state)
+        .data(fast::Unhooked)
+        .validation_mode(ValidationMode::Fast)
+        .finish();
+    let inputs = Arc::new(documents::input_types::<Query, Mutation, live::Subscription>());
     let full = configure(Schema::build(Query::default(), Mutation::default(), live::Subscription), &state)
         .extension(errors::ErrorCodes)
         .extension(limits)
         .extension(selection::SelectedOperation)
         .extension(audit::AccessLogging)
         .finish();
-    AppSchema { plain, audited, full, state, limits, documents: Default::default() }
+    AppSchema {
+        plain,
+        audited,
+        plain_checked,
+        audited_checked,
+        inputs,
+        full,
+        state,
+        limits,
+        documents: Default::default(),
+    }
 }
 
 /// Runs one request. Outside tokio's cooperative budget: the loaders batch every key registered in

@@ -10,6 +10,7 @@ crate::on_each_backend!(
     an_oversized_body_is_413,
     batches_are_limited,
     depth_and_complexity_limits_carry_codes,
+    a_validated_document_answers_bad_variables_as_a_new_one_does,
     health_and_readiness_answer,
     graphiql_introspection_fits_the_default_limits,
     cross_origin_requests_follow_the_configured_origins,
@@ -264,6 +265,63 @@ async fn graphql_response_json_answers_request_errors_with_400(b: Backend) {
         .expect("get");
     assert_eq!(res.status(), 400);
     assert_eq!(res.headers()["content-type"], "application/graphql-response+json");
+}
+
+/// A document that has passed validation once skips the rules that read only the document
+/// (`AppSchema::run`); variables are checked on every request all the same. Each bad request is
+/// sent while its document is new, then after a good request validated the document: status, code
+/// and body must not change.
+async fn a_validated_document_answers_bad_variables_as_a_new_one_does(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.learner("v").await;
+    let gql = "application/graphql-response+json, application/json;q=0.9";
+    let first = "query($n: Int!) { learners(first: $n) { edges { cursor } } }";
+    let defaulted = "query($n: Int = 3) { learners(first: $n) { edges { cursor } } }";
+    let since = "query($s: DateTime) { learner(externalId: \"v\") { attempts(since: $s) { edges { cursor } } } }";
+    let status = "query($st: GoalStatus) { learner(externalId: \"v\") { goals(status: $st) { id } } }";
+    let ensure = "mutation($in: EnsureLearnerInput!) { ensureLearner(input: $in) { learner { externalId } } }";
+    let cases = [
+        (first, json!({ "n": 2 }), vec![json!({ "n": "x" }), json!({ "n": null }), json!({}), json!({ "n": 2.5 })]),
+        (first, json!({ "n": 2 }), vec![json!({ "n": 99_999_999_999_i64 }), json!({ "n": [2] })]),
+        (defaulted, json!({}), vec![json!({ "n": "x" }), json!({ "n": null })]),
+        (since, json!({ "s": "2026-01-01T00:00:00Z" }), vec![json!({ "s": "yesterday" }), json!({ "s": 5 })]),
+        (status, json!({ "st": "ACTIVE" }), vec![json!({ "st": "NOPE" }), json!({ "st": 1 })]),
+        (
+            ensure,
+            json!({ "in": { "externalId": "v" } }),
+            vec![
+                json!({ "in": { "externalId": 5 } }),
+                json!({ "in": { "displayName": "x" } }),
+                json!({ "in": { "externalId": "v", "nope": 1 } }),
+                json!({ "in": "v" }),
+                json!({ "in": null }),
+            ],
+        ),
+    ];
+    for (query, good, bads) in cases {
+        let cold: Vec<_> = {
+            let mut answers = vec![];
+            for bad in &bads {
+                answers.push(post_accepting(&app, gql, json!({ "query": query, "variables": bad })).await);
+            }
+            answers
+        };
+        let (ok, _, body) = post_accepting(&app, gql, json!({ "query": query, "variables": good })).await;
+        assert_eq!(ok, 200, "{query} with {good}: {body}");
+        assert!(body.get("errors").is_none(), "{query} with {good}: {body}");
+        for (bad, cold) in bads.iter().zip(cold) {
+            let warm = post_accepting(&app, gql, json!({ "query": query, "variables": bad })).await;
+            assert_eq!(warm, cold, "{query} with {bad}");
+        }
+    }
+    // The values themselves, once the document is validated: a request error, 400, no data.
+    let (code, _, body) = post_accepting(&app, gql, json!({ "query": first, "variables": { "n": "x" } })).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(first_code(&body), "BAD_USER_INPUT");
+    let (code, _, body) = post_accepting(&app, gql, json!({ "query": first, "variables": { "n": 1 } })).await;
+    assert_eq!(code, 200);
+    assert_eq!(body["data"]["learners"]["edges"].as_array().map(Vec::len), Some(1), "{body}");
 }
 
 async fn malformed_request_parameters_are_400(b: Backend) {
