@@ -28,6 +28,7 @@ use sea_orm::{
 
 use super::access::{LearnerOwned, LearnerScope};
 use super::batch::{BatchLoad, Batcher};
+use super::rows::Decode;
 use crate::domain::profiling as rules;
 use crate::error::{ApiError, ApiResult};
 use crate::store::profiling::Catalog;
@@ -328,7 +329,7 @@ const BRANCHES_PER_STATEMENT: usize = 400;
 /// stops after `n` rows on both engines; a `ROW_NUMBER()` window read every row of a parent
 /// (SQLite sorted all 2,000 attempts of a heavy learner to keep 50). More than
 /// `BRANCHES_PER_STATEMENT` parents take one statement per that many.
-async fn top_per_parent<E: EntityTrait>(
+async fn top_per_parent<E: Decode>(
     db: &DatabaseConnection,
     parents: Vec<Condition>,
     order: &[(E::Column, Order)],
@@ -363,7 +364,9 @@ async fn top_per_parent<E: EntityTrait>(
             outer.order_by((Alias::new("ranked"), *col), dir.clone());
         }
         let stmt = db.get_database_backend().build(&outer);
-        rows.extend(E::find().from_raw_sql(stmt).all(db).await?);
+        for row in sea_orm::ConnectionTrait::query_all_raw(db, stmt).await? {
+            rows.push(E::decode(&row)?);
+        }
     }
     Ok(rows)
 }
@@ -380,7 +383,7 @@ where
 /// A learner-owned row listed under a parent of the same learner: a row of another table (a
 /// journal entry's follow-ups) or a key the rows share (a diagnostic task's records, the attempts
 /// naming an objective).
-pub trait Child: LearnerOwned {
+pub trait Child: LearnerOwned + Decode {
     type Parent: Eq + std::hash::Hash + Clone + Send + Sync + Into<sea_orm::Value> + 'static;
     fn parent_column() -> Self::Column;
     fn parent(row: &Self::Model) -> Option<Self::Parent>;
@@ -732,7 +735,7 @@ pub async fn recommendations(ctx: &Context<'_>, scope: &LearnerScope, n: u64) ->
 
 /// An entity read in keyset pages (newest first by `(at, id)`) under a learner, or under a parent
 /// row of the learner (a session's attempts).
-pub trait Paged: LearnerOwned {
+pub trait Paged: LearnerOwned + Decode {
     fn at_col() -> Self::Column;
     fn id_col() -> Self::Column;
     fn at_id(row: &Self::Model) -> (chrono::DateTime<chrono::Utc>, Uuid);

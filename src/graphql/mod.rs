@@ -22,6 +22,7 @@ pub mod node;
 pub mod page;
 pub mod practice;
 pub mod profiling;
+pub mod rows;
 pub mod scalars;
 pub mod selection;
 pub mod session;

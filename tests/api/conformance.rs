@@ -10,6 +10,7 @@ crate::on_each_backend!(
     only_the_selected_operation_is_validated_and_limited,
     the_schema_describes_itself_and_downloads_as_sdl,
     list_objects_answer_their_scalars_as_the_executor_does,
+    rows_read_by_position_are_the_rows_sea_orm_reads_by_name,
 );
 
 /// POSTs and returns the raw body text (a JSON `Value` would not keep the order).
@@ -144,4 +145,83 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
     assert!(learner["journalEntries"]["nodes"][0]["content"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
     let responses = &learner["profilingSessions"][0]["responses"];
     assert!(responses[0]["questionId"].is_string() && responses[0]["answeredAt"].is_string(), "{body}");
+}
+
+/// The page loaders read attempts, sessions and journal entries by column position
+/// (`graphql::rows`); sea-orm's derived reading, by name, must agree on every stored row, with
+/// each nullable column both set and `NULL`.
+async fn rows_read_by_position_are_the_rows_sea_orm_reads_by_name(b: Backend) {
+    use entity::{attempt, journal_entry, session};
+    use learngraph::graphql::rows::Decode;
+    use sea_orm::sea_query::Query;
+    use sea_orm::{ConnectionTrait, FromQueryResult, Iterable};
+
+    async fn compare<E: Decode>(app: &TestApp) -> Vec<E::Model>
+    where
+        E::Model: FromQueryResult + PartialEq + std::fmt::Debug,
+    {
+        let stmt = Query::select().columns(E::Column::iter()).from(E::default()).to_owned();
+        let rows = app.state.db.query_all(&stmt).await.expect("rows");
+        assert!(rows.len() >= 2, "{} rows", rows.len());
+        rows.iter()
+            .map(|row| {
+                let by_position = E::decode(row).expect("by position");
+                assert_eq!(by_position, E::Model::from_query_result(row, "").expect("by name"));
+                by_position
+            })
+            .collect()
+    }
+
+    let app = TestApp::spawn(b).await;
+    let l = app.learner("rows").await;
+    crate::fixtures::seed_every_table(&app, &l).await;
+    crate::fixtures::attempt(&app, &l, "bare", None, None).await;
+    let goal = app.goal(&l).await;
+    let session = crate::fixtures::start_session(&app, &l, "PRACTICE").await;
+    app.ok(
+        "mutation($l: ID!, $g: ID!, $s: ID!) { recordAttempt(input: { learnerId: $l, exerciseId: \"full\", isCorrect: false, \
+         completed: true, activityType: \"quiz\", objectiveId: \"lo-9\", goalId: $g, sessionId: $s, score: 0.25, \
+         userAnswer: \"42\", responseTimeMs: 1500, details: { hint: 2 }, occurredAt: \"2026-03-04T05:06:07Z\", \
+         idempotencyKey: \"k-full\" }) { attempt { id } } }",
+        json!({ "l": l, "g": goal, "s": session }),
+    )
+    .await;
+    app.ok("mutation($s: ID!) { endSession(input: { sessionId: $s }) { session { id } } }", json!({ "s": session }))
+        .await;
+    app.ok(
+        "mutation($l: ID!) { createJournalEntry(input: { learnerId: $l, content: \"both\", moodTags: [\"calm\"], \
+         embedding: [0.6, 0.8], idempotencyKey: \"j-full\" }) { entry { id } } }",
+        json!({ "l": l }),
+    )
+    .await;
+
+    let attempts = compare::<attempt::Entity>(&app).await;
+    let full = attempts.iter().find(|a| a.exercise_id == "full").expect("the full attempt");
+    assert_eq!(
+        (full.session_id, full.goal_id),
+        (Some(crate::common::uuid_of(session.as_str().unwrap_or_default())), Some(crate::common::uuid_of(&goal)))
+    );
+    assert_eq!((full.activity_type.as_deref(), full.objective_id.as_deref()), (Some("quiz"), Some("lo-9")));
+    assert_eq!((full.score, full.user_answer.as_deref(), full.response_time_ms), (Some(0.25), Some("42"), Some(1500)));
+    assert_eq!(
+        (full.details.clone(), full.completed, full.is_correct),
+        (Some(json!({ "hint": 2 })), Some(true), false)
+    );
+    assert_eq!(full.idempotency_key.as_deref(), Some("k-full"));
+    assert_eq!(full.occurred_at.to_rfc3339(), "2026-03-04T05:06:07+00:00");
+    let bare = attempts.iter().find(|a| a.exercise_id == "bare").expect("the bare attempt");
+    assert_eq!((bare.session_id, bare.goal_id, bare.score, bare.completed), (None, None, None, None));
+
+    let sessions = compare::<session::Entity>(&app).await;
+    assert!(sessions.iter().any(|s| s.ended_at.is_some()) && sessions.iter().any(|s| s.ended_at.is_none()));
+    let practice = crate::common::uuid_of(session.as_str().unwrap_or_default());
+    let ended = sessions.iter().find(|s| s.id == practice).expect("the practice session");
+    assert!(ended.ended_at.is_some());
+    assert_eq!((ended.total_exercises, ended.correct_answers), (1, 0));
+
+    let entries = compare::<journal_entry::Entity>(&app).await;
+    let both = entries.iter().find(|e| e.content == "both").expect("the entry with everything");
+    assert_eq!((both.mood_tags.clone(), both.idempotency_key.as_deref()), (json!(["calm"]), Some("j-full")));
+    assert_eq!(both.embedding.as_ref().map(Vec::len), Some(8), "two f32s");
+    assert!(entries.iter().any(|e| e.embedding.is_none() && e.idempotency_key.is_none()));
 }
