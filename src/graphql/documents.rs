@@ -78,7 +78,10 @@ impl Documents {
 }
 
 /// The input types of the schema (scalars, enums, input objects), as async-graphql registers them:
-/// what `variables_fit` checks values against.
+/// what `variables_fit` checks values against. `async_graphql::registry` is public but left out of
+/// async-graphql's documentation; an upgrade that changes it fails to compile here, and
+/// `tests/api/http.rs` (`a_validated_document_answers_bad_variables_as_a_new_one_does`) pins the
+/// behaviour.
 pub fn input_types<Q, M, S>() -> Registry
 where
     Q: async_graphql::OutputType,
