@@ -319,13 +319,36 @@ where
     }
 }
 
-/// Most parents one statement of `top_per_parent` covers: SQLite refuses a compound SELECT of
-/// more than 500 terms (`SQLITE_MAX_COMPOUND_SELECT`).
+/// Most branches one `union_all` statement holds: SQLite refuses a compound SELECT of more than
+/// 500 terms (`SQLITE_MAX_COMPOUND_SELECT`).
 const BRANCHES_PER_STATEMENT: usize = 400;
+
+/// `branches` joined by `UNION ALL`, at most `BRANCHES_PER_STATEMENT` to a statement. A compound
+/// SELECT's terms take no ORDER BY or LIMIT of their own on SQLite, so each branch is wrapped as a
+/// subquery.
+fn union_all(branches: impl IntoIterator<Item = SelectStatement>) -> Vec<SelectStatement> {
+    let mut statements: Vec<SelectStatement> = Vec::new();
+    let mut in_last = 0;
+    for (i, branch) in branches.into_iter().enumerate() {
+        let mut wrapped = Query::select();
+        wrapped.column(Asterisk).from_subquery(branch, Alias::new(format!("branch_{i}")));
+        match statements.last_mut() {
+            Some(last) if in_last < BRANCHES_PER_STATEMENT => {
+                last.union(UnionType::All, wrapped);
+                in_last += 1;
+            }
+            _ => {
+                statements.push(wrapped);
+                in_last = 1;
+            }
+        }
+    }
+    statements
+}
 
 /// The rows of `E` for several parents, at most `n` per parent, in one statement: one branch per
 /// parent (`parents` holds each one's condition), `SELECT … WHERE parent ORDER BY … LIMIT n`,
-/// joined by `UNION ALL` and ordered again as a whole. Each branch walks its parent's index and
+/// joined by `union_all` and ordered again as a whole. Each branch walks its parent's index and
 /// stops after `n` rows on both engines; a `ROW_NUMBER()` window read every row of a parent
 /// (SQLite sorted all 2,000 attempts of a heavy learner to keep 50). More than
 /// `BRANCHES_PER_STATEMENT` parents take one statement per that many.
@@ -335,29 +358,17 @@ async fn top_per_parent<E: Decode>(
     order: &[(E::Column, Order)],
     n: u64,
 ) -> ApiResult<Vec<E::Model>> {
-    let mut rows = Vec::new();
-    let mut parents = parents.into_iter().peekable();
-    while parents.peek().is_some() {
-        let mut union: Option<SelectStatement> = None;
-        for (i, condition) in parents.by_ref().take(BRANCHES_PER_STATEMENT).enumerate() {
-            let mut branch = Query::select();
-            branch.columns(E::Column::iter().map(|c| (E::default(), c))).from(E::default()).cond_where(condition);
-            for (col, dir) in order {
-                branch.order_by((E::default(), *col), dir.clone());
-            }
-            branch.limit(n);
-            // A compound SELECT's terms take no ORDER BY or LIMIT of their own on SQLite: each
-            // branch is wrapped as a subquery.
-            let mut wrapped = Query::select();
-            wrapped.column(Asterisk).from_subquery(branch, Alias::new(format!("branch_{i}")));
-            match union.as_mut() {
-                None => union = Some(wrapped),
-                Some(u) => {
-                    u.union(UnionType::All, wrapped);
-                }
-            }
+    let branches = parents.into_iter().map(|condition| {
+        let mut branch = Query::select();
+        branch.columns(E::Column::iter().map(|c| (E::default(), c))).from(E::default()).cond_where(condition);
+        for (col, dir) in order {
+            branch.order_by((E::default(), *col), dir.clone());
         }
-        let Some(union) = union else { break };
+        branch.limit(n);
+        branch
+    });
+    let mut rows = Vec::new();
+    for union in union_all(branches) {
         let mut outer = Query::select();
         outer.column(Asterisk).from_subquery(union, Alias::new("ranked"));
         for (col, dir) in order {
@@ -658,7 +669,9 @@ impl BatchLoad for Recommendations {
         let mut out: HashMap<RecommendationsFor, Vec<Recommended>> =
             keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         let map = self.catalog.skill_map();
-        let mut parts: Vec<(&RecommendationsFor, Vec<rules::Gap>, SelectStatement)> = Vec::new();
+        // What each branch of the union answers, by its `part` column.
+        let mut parts: Vec<(&RecommendationsFor, Vec<rules::Gap>)> = Vec::new();
+        let mut branches = Vec::new();
         for key in keys {
             let gaps = rules::gaps(map, &key.track_key, &key.weak_modules);
             if gaps.is_empty() {
@@ -680,24 +693,19 @@ impl BatchLoad for Recommendations {
                 .order_by((recipe::Entity, recipe::Column::AvgRating), Order::Desc)
                 .order_by((recipe::Entity, recipe::Column::Slug), Order::Asc)
                 .limit(key.first);
-            let mut wrapped = Query::select();
-            wrapped.column(Asterisk).from_subquery(part, Alias::new(format!("part_{}", parts.len())));
-            parts.push((key, gaps, wrapped));
+            parts.push((key, gaps));
+            branches.push(part);
         }
-        let mut statements = parts.iter().map(|p| p.2.clone());
-        let Some(mut query) = statements.next() else { return Ok(out) };
-        for next in statements {
-            query.union(UnionType::All, next);
-        }
-        let rows = self.db.query_all(&query).await?;
-        for row in rows {
-            let part: i64 = row.try_get("", "part")?;
-            let recipe = recipe::Model::from_query_result(&row, "")?;
-            let Some((key, gaps, _)) = usize::try_from(part).ok().and_then(|i| parts.get(i)) else { continue };
-            let codes = crate::store::profiling::skill_codes(&recipe)?;
-            let reasons = rules::reasons(gaps, &codes);
-            if let Some(list) = out.get_mut(*key) {
-                list.push((recipe, reasons));
+        for query in union_all(branches) {
+            for row in self.db.query_all(&query).await? {
+                let part: i64 = row.try_get("", "part")?;
+                let recipe = recipe::Model::from_query_result(&row, "")?;
+                let Some((key, gaps)) = usize::try_from(part).ok().and_then(|i| parts.get(i)) else { continue };
+                let codes = crate::store::profiling::skill_codes(&recipe)?;
+                let reasons = rules::reasons(gaps, &codes);
+                if let Some(list) = out.get_mut(*key) {
+                    list.push((recipe, reasons));
+                }
             }
         }
         for list in out.values_mut() {
