@@ -15,9 +15,12 @@ use entity::{
 use sea_orm::sqlx::{Row, ValueRef};
 use sea_orm::{DbErr, EntityTrait, FromQueryResult, QueryResult, TryGetable};
 
-/// How a loader reads `Self::Model` from a row that holds `Self::Column::iter()` in order.
+/// How a loader reads `Self::Model` from a row that holds `Self::Column::iter()` in order: by
+/// name, as sea-orm derives it, unless the table is listed in `by_position!`.
 pub trait Decode: EntityTrait {
-    fn decode(row: &QueryResult) -> Result<Self::Model, DbErr>;
+    fn decode(row: &QueryResult) -> Result<Self::Model, DbErr> {
+        Self::Model::from_query_result(row, "")
+    }
 }
 
 /// Whether column `index` of `row` is `NULL`, read from the driver's raw value.
@@ -61,17 +64,6 @@ macro_rules! by_position {
     (@read $row:ident, $index:expr, ) => { required($row, $index)? };
 }
 
-/// `Decode` by name, as sea-orm derives it.
-macro_rules! by_name {
-    ($($module:ident),* $(,)?) => {$(
-        impl Decode for $module::Entity {
-            fn decode(row: &QueryResult) -> Result<$module::Model, DbErr> {
-                $module::Model::from_query_result(row, "")
-            }
-        }
-    )*};
-}
-
 by_position! {
     attempt {
         id, learner_id, session_id: null, goal_id: null, exercise_id, activity_type: null, objective_id: null,
@@ -84,7 +76,11 @@ by_position! {
     }
 }
 
-by_name! {
-    event, meditation_reflection, access_log, journal_follow_up, chat_message, mentor_selection,
-    cognitive_metric_record, profiling_response,
-}
+impl Decode for event::Entity {}
+impl Decode for meditation_reflection::Entity {}
+impl Decode for access_log::Entity {}
+impl Decode for journal_follow_up::Entity {}
+impl Decode for chat_message::Entity {}
+impl Decode for mentor_selection::Entity {}
+impl Decode for cognitive_metric_record::Entity {}
+impl Decode for profiling_response::Entity {}
