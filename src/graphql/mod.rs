@@ -260,20 +260,19 @@ pub fn build_schema(state: AppState) -> AppSchema {
         }
         builder
     }
-    let plain = configure(Schema::build(Query::default(), Mutation::default(), live::Subscription), &state)
-        .data(fast::Unhooked)
-        .finish();
-    let audited = configure(Schema::build(Default::default(), Default::default(), live::Subscription), &state)
-        .data(fast::Unhooked)
-        .finish();
-    let plain_checked = configure(Schema::build(Query::default(), Mutation::default(), live::Subscription), &state)
-        .data(fast::Unhooked)
-        .validation_mode(ValidationMode::Fast)
-        .finish();
-    let audited_checked = configure(Schema::build(Default::default(), Default::default(), live::Subscription), &state)
-        .data(fast::Unhooked)
-        .validation_mode(ValidationMode::Fast)
-        .finish();
+    // The schemas without extensions, validating in `mode`.
+    let plain = |mode| {
+        configure(Schema::build(Query::default(), Mutation::default(), live::Subscription), &state)
+            .data(fast::Unhooked)
+            .validation_mode(mode)
+            .finish()
+    };
+    let audited = |mode| {
+        configure(Schema::build(Default::default(), Default::default(), live::Subscription), &state)
+            .data(fast::Unhooked)
+            .validation_mode(mode)
+            .finish()
+    };
     let inputs = Arc::new(documents::input_types::<Query, Mutation, live::Subscription>());
     let full = configure(Schema::build(Query::default(), Mutation::default(), live::Subscription), &state)
         .extension(errors::ErrorCodes)
@@ -282,10 +281,10 @@ pub fn build_schema(state: AppState) -> AppSchema {
         .extension(audit::AccessLogging)
         .finish();
     AppSchema {
-        plain,
-        audited,
-        plain_checked,
-        audited_checked,
+        plain: plain(ValidationMode::Strict),
+        audited: audited(ValidationMode::Strict),
+        plain_checked: plain(ValidationMode::Fast),
+        audited_checked: audited(ValidationMode::Fast),
         inputs,
         full,
         state,
