@@ -26,9 +26,11 @@ pub struct Connection<N> {
     has_next_page: bool,
 }
 
-/// One item of a page and the cursor to continue after it.
+/// One item of a page and the cursor to continue after it. The cursor is encoded only when a
+/// client selects it: most pages are read for their nodes, and one cursor costs a `format!` and a
+/// base64 encoding.
 pub struct Edge<N> {
-    cursor: String,
+    cursor: Cursor,
     node: N,
 }
 
@@ -48,8 +50,8 @@ impl<N: Leaves> Connection<N> {
         PageInfo {
             has_previous_page: self.has_previous_page,
             has_next_page: self.has_next_page,
-            start_cursor: self.edges.first().map(|e| e.cursor.clone()),
-            end_cursor: self.edges.last().map(|e| e.cursor.clone()),
+            start_cursor: self.edges.first().map(|e| e.cursor.encode()),
+            end_cursor: self.edges.last().map(|e| e.cursor.encode()),
         }
     }
 }
@@ -64,8 +66,8 @@ impl<N: OutputType> TypeName for Connection<N> {
 #[Object(name_type)]
 impl<N: Leaves> Edge<N> {
     /// Pass as `after` to get the items that follow this one.
-    async fn cursor(&self) -> &str {
-        &self.cursor
+    async fn cursor(&self) -> String {
+        self.cursor.encode()
     }
     /// The item.
     async fn node(&self) -> Fast<&N> {
@@ -121,7 +123,7 @@ fn finish<M, N>(
         .into_iter()
         .map(|row| {
             let (at, id) = key(&row);
-            Edge { cursor: Cursor { at, id }.encode(), node: node(row) }
+            Edge { cursor: Cursor { at, id }, node: node(row) }
         })
         .collect();
     Connection { edges, has_previous_page, has_next_page }
