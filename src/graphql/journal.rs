@@ -8,7 +8,7 @@ use sea_orm::ColumnTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
 use super::access::{self, LearnerScope, parts};
-use super::fast::{Leaves, value};
+use super::fast::{Leaves, time, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders::{self, FollowUpEntry, FollowUpSynthesis};
@@ -50,8 +50,8 @@ impl Leaves for JournalEntry {
             "id" => value(&ids::encode(Kind::JournalEntry, r.id)),
             "content" => value(&r.content),
             "source" => value(&JournalSource::from(r.source)),
-            "createdAt" => value(&r.created_at),
-            "updatedAt" => value(&r.updated_at),
+            "createdAt" => time(&r.created_at),
+            "updatedAt" => time(&r.updated_at),
             _ => return None,
         })
     }

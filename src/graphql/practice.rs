@@ -8,7 +8,7 @@ use sea_orm::prelude::Uuid;
 use sea_orm::{ColumnTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::access::{self, LearnerScope, of_learner, parts};
-use super::fast::{Leaves, value};
+use super::fast::{Leaves, time, value};
 use super::goal::Goal;
 use super::ids::{self, Kind};
 use super::learner::Learner;
@@ -52,9 +52,9 @@ impl Leaves for Attempt {
             "score" => value(&r.score),
             "userAnswer" => value(&r.user_answer),
             "responseTimeMs" => value(&r.response_time_ms),
-            "occurredAt" => value(&r.occurred_at),
+            "occurredAt" => time(&r.occurred_at),
             "localDate" => value(&Date(r.local_date)),
-            "createdAt" => value(&r.created_at),
+            "createdAt" => time(&r.created_at),
             _ => return None,
         })
     }

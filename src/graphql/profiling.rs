@@ -11,7 +11,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::access::{self, LearnerScope, parts};
-use super::fast::{Fast, Leaves, value};
+use super::fast::{Fast, Leaves, time, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders;
@@ -219,7 +219,7 @@ impl Leaves for ProfilingResponse {
             "questionId" => value(&r.question_id),
             "selectedOption" => value(&r.selected_option),
             "responseTimeMs" => value(&r.response_time_ms),
-            "answeredAt" => value(&r.answered_at),
+            "answeredAt" => time(&r.answered_at),
             _ => return None,
         })
     }

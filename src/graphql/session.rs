@@ -9,7 +9,7 @@ use sea_orm::prelude::Uuid;
 use tokio::sync::OnceCell;
 
 use super::access::{self, LearnerScope, parts};
-use super::fast::{Leaves, value};
+use super::fast::{Leaves, time, time_opt, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders::SessionOf;
@@ -77,8 +77,8 @@ impl Leaves for Session {
         let r = self.row.get()?;
         Some(match name {
             "kind" => value(&SessionKind::from(r.kind)),
-            "startedAt" => value(&r.started_at),
-            "endedAt" => value(&r.ended_at),
+            "startedAt" => time(&r.started_at),
+            "endedAt" => time_opt(&r.ended_at),
             "totalExercises" => value(&r.total_exercises),
             "correctAnswers" => value(&r.correct_answers),
             "accuracy" => value(&accuracy(r)),
