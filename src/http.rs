@@ -230,7 +230,7 @@ fn reply(media: Media, response: async_graphql::BatchResponse) -> Response {
         {
             (StatusCode::BAD_REQUEST, serde_json::to_vec(&json!({ "errors": r.errors })))
         }
-        _ => (StatusCode::OK, serde_json::to_vec(&response)),
+        _ => (StatusCode::OK, crate::json::to_vec(&response)),
     };
     let down = match &response {
         async_graphql::BatchResponse::Single(r) => unavailable(r),

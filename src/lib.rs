@@ -19,6 +19,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod import;
+pub mod json;
 pub mod live;
 pub mod store;
 pub mod trusted;
