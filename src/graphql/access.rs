@@ -200,15 +200,11 @@ pub async fn learner_by_gid<C: ConnectionTrait>(
 }
 
 /// The learner with this externalId, if the viewer may reach it.
-pub async fn learner_by_external_id<C: ConnectionTrait>(
-    db: &C,
-    viewer: &Viewer,
-    external_id: &str,
-) -> ApiResult<LearnerScope> {
+pub async fn learner_by_external_id(ctx: &Context<'_>, viewer: &Viewer, external_id: &str) -> ApiResult<LearnerScope> {
     if matches!(viewer, Viewer::Anonymous) {
         return Err(unauthenticated());
     }
-    let found = learner::Entity::find().filter(learner::Column::ExternalId.eq(external_id)).one(db).await?;
+    let found = super::loaders::learner_by_external_id(ctx, external_id).await?;
     authorize(viewer, found)
 }
 

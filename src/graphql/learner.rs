@@ -136,7 +136,7 @@ impl LearnerQuery {
             (Some(id), None) => access::learner_by_gid(&state.db, viewer, "id", &id).await,
             (None, Some(ext)) => {
                 let ext = validate::lookup("externalId", ext)?;
-                access::learner_by_external_id(&state.db, viewer, &ext).await
+                access::learner_by_external_id(ctx, viewer, &ext).await
             }
             _ => return Err(ApiError::bad_input("id", "give exactly one of `id` and `externalId`")),
         };

@@ -12,12 +12,13 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_graphql::Context;
+use chrono::NaiveDate;
 use entity::goal::GoalStatus;
 use entity::{
     attempt, badge, chat_message, cognitive_metric, cognitive_metric_record, conversation_state, event, goal, interest,
-    journal_entry, journal_follow_up, learner_progress, meditation_reflection, mentor_selection, objective_progress,
-    portfolio_item, preference, profiling_outcome, profiling_response, profiling_session, recipe, recipe_skill,
-    session, struggle,
+    journal_entry, journal_follow_up, learner, learner_progress, meditation_reflection, mentor_selection,
+    objective_progress, portfolio_item, practice_day, preference, profiling_outcome, profiling_response,
+    profiling_session, recipe, recipe_skill, session, struggle,
 };
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Alias, Asterisk, Condition, Expr, ExprTrait, Func, Query, SelectStatement, UnionType};
@@ -47,6 +48,8 @@ pub fn register<Q, M, S>(
         .data(Batcher::new(ById::<session::Entity, MessageSession>::new(db)))
         .data(Batcher::new(GoalsOfLearner(db.clone())))
         .data(Batcher::new(Progress(db.clone())))
+        .data(Batcher::new(LearnerByExternalId(db.clone())))
+        .data(Batcher::new(PracticeDays(db.clone())))
         .data(Batcher::new(OfLearner::<preference::Entity>::new(db)))
         .data(Batcher::new(OfLearner::<interest::Entity>::new(db)))
         .data(Batcher::new(OfLearner::<struggle::Entity>::new(db)))
@@ -185,6 +188,74 @@ impl BatchLoad for Progress {
             .await?;
         Ok(rows.into_iter().map(|p| (p.learner_id, p)).collect())
     }
+}
+
+/// Learners by `externalId`, for `learner(externalId:)`: the first statement of a dashboard's
+/// view, batched like every other so that the views in flight share it.
+pub struct LearnerByExternalId(DatabaseConnection);
+
+impl BatchLoad for LearnerByExternalId {
+    type Key = String;
+    type Value = learner::Model;
+
+    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, learner::Model>> {
+        let rows = learner::Entity::find()
+            .filter(learner::Column::ExternalId.is_in(keys.iter().cloned()))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|l| (l.external_id.clone(), l)).collect())
+    }
+}
+
+/// The learner with this `externalId`, whoever may see it (the caller checks).
+pub async fn learner_by_external_id(ctx: &Context<'_>, external_id: &str) -> ApiResult<Option<learner::Model>> {
+    batcher::<LearnerByExternalId>(ctx)?.load_one(external_id.to_owned()).await
+}
+
+/// (learner, first day, last day), both days included.
+pub type DaysKey = (Uuid, NaiveDate, NaiveDate);
+
+/// Practice days of learners over day ranges, for `progress.byDay`: one statement for the batch,
+/// over the union of its ranges (learners in other time zones may be on another day), each key's
+/// days picked from it.
+pub struct PracticeDays(DatabaseConnection);
+
+impl BatchLoad for PracticeDays {
+    type Key = DaysKey;
+    type Value = Vec<practice_day::Model>;
+
+    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
+    async fn load(&self, keys: &[DaysKey]) -> ApiResult<HashMap<DaysKey, Vec<practice_day::Model>>> {
+        let mut out: HashMap<DaysKey, Vec<practice_day::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        let (Some(from), Some(to)) = (keys.iter().map(|k| k.1).min(), keys.iter().map(|k| k.2).max()) else {
+            return Ok(out);
+        };
+        let rows = practice_day::Entity::find()
+            .filter(practice_day::Column::LearnerId.is_in(keys.iter().map(|k| k.0)))
+            .filter(practice_day::Column::Day.between(from, to))
+            .order_by_asc(practice_day::Column::Day)
+            .all(&self.0)
+            .await?;
+        for row in rows {
+            for key in keys.iter().filter(|k| k.0 == row.learner_id && (k.1..=k.2).contains(&row.day)) {
+                if let Some(list) = out.get_mut(key) {
+                    list.push(row.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A learner's practice days from `from` to `to`, both included, oldest first.
+pub async fn practice_days(
+    ctx: &Context<'_>,
+    scope: &LearnerScope,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> ApiResult<Vec<practice_day::Model>> {
+    Ok(batcher::<PracticeDays>(ctx)?.load_one((scope.id(), from, to)).await?.unwrap_or_default())
 }
 
 fn batcher<'a, L: BatchLoad>(ctx: &Context<'a>) -> ApiResult<&'a Batcher<L>> {

@@ -223,10 +223,7 @@ impl ProgressStats {
         let (state, _) = parts(ctx)?;
         let today = local_date(state.clock.now(), self.scope.time_zone()?);
         let from = today.checked_sub_days(Days::new(u64::try_from(last - 1).unwrap_or(0))).unwrap_or(today);
-        let rows = of_learner::<practice_day::Entity>(&self.scope)
-            .filter(practice_day::Column::Day.between(from, today))
-            .all(&state.db)
-            .await?;
+        let rows = loaders::practice_days(ctx, &self.scope, from, today).await?;
         let found: std::collections::HashMap<NaiveDate, practice_day::Model> =
             rows.into_iter().map(|d| (d.day, d)).collect();
         Ok(from

@@ -12,6 +12,7 @@ crate::on_each_backend!(
     nested_connections_under_a_page_of_learners_cost_one_statement_each,
     a_relation_selected_only_for_its_id_costs_no_statement,
     more_parents_than_one_statement_holds_take_another,
+    practice_days_of_learners_on_different_days_take_one_statement,
 );
 
 const ONE_LEARNER: &str = "query($e: String!, $n: Int!) {
@@ -243,5 +244,57 @@ async fn more_parents_than_one_statement_holds_take_another(b: Backend) {
         for (t, metric) in metrics.iter().enumerate() {
             assert_eq!(metric["history"], json!([{ "metrics": { "l": l, "t": t } }]), "{metric}");
         }
+    }
+}
+
+const DAYS: &str = "query($n: Int!) {
+  learners(first: $n) { nodes { externalId timeZone progress { byDay(last: 3) { date attempts } } } }
+}";
+
+/// `progress.byDay` under a page of learners is one statement, even when the learners' time zones
+/// put them on different days (so their ranges differ), and each learner gets its own days.
+async fn practice_days_of_learners_on_different_days_take_one_statement(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let zones = ["Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC"];
+    for i in 0..12 {
+        let zone = zones[i % zones.len()];
+        let created = app
+            .ok(
+                "mutation($e: String!, $z: String) { ensureLearner(input: { externalId: $e, timeZone: $z }) { learner { id } } }",
+                json!({ "e": format!("l{i}"), "z": zone }),
+            )
+            .await;
+        let id = created["ensureLearner"]["learner"]["id"].clone();
+        for _ in 0..=i {
+            app.ok(
+                "mutation($l: ID!) { recordAttempt(input: { learnerId: $l, exerciseId: \"e\", isCorrect: true }) { attempt { id } } }",
+                json!({ "l": id }),
+            )
+            .await;
+        }
+    }
+    let small = statements(&app, DAYS, json!({ "n": 3 })).await;
+    let large = statements(&app, DAYS, json!({ "n": 12 })).await;
+    assert_eq!(small, large, "statements for pages of 3 and of 12 learners differ: byDay is not batched");
+    assert_eq!(small, 3, "the page, the progress rows and the practice days of all its learners");
+
+    let data = app.ok(DAYS, json!({ "n": 12 })).await;
+    let nodes = data["learners"]["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 12);
+    let now = chrono::Utc::now();
+    for node in nodes {
+        let i: usize = node["externalId"].as_str().and_then(|e| e[1..].parse().ok()).expect("l<i>");
+        let zone: chrono_tz::Tz = node["timeZone"].as_str().and_then(|z| z.parse().ok()).expect("zone");
+        let days = node["progress"]["byDay"].as_array().expect("byDay");
+        assert_eq!(days.len(), 3, "{node}");
+        // Today in the learner's zone holds all of its attempts (a test running across a
+        // midnight may see yesterday's date; the attempts were recorded moments ago).
+        let today = now.with_timezone(&zone).date_naive();
+        let last = &days[2];
+        let yesterday = today.pred_opt().expect("yesterday");
+        let on = [today.to_string(), yesterday.to_string()];
+        assert!(on.contains(&last["date"].as_str().unwrap_or_default().to_owned()), "{node}");
+        let total: i64 = days.iter().filter_map(|d| d["attempts"].as_i64()).sum();
+        assert_eq!(total, i as i64 + 1, "{node}");
     }
 }
