@@ -8,7 +8,7 @@ use sea_orm::prelude::Uuid;
 use sea_orm::{ColumnTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::access::{self, LearnerScope, of_learner, parts};
-use super::fast::{Leaves, time, value};
+use super::fast::{Fast, Leaves, time, value};
 use super::goal::Goal;
 use super::ids::{self, Kind};
 use super::learner::Learner;
@@ -162,6 +162,17 @@ pub struct DayStat {
     pub correct: i32,
 }
 
+impl Leaves for DayStat {
+    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+        Some(match name {
+            "date" => value(&self.date),
+            "attempts" => value(&self.attempts),
+            "correct" => value(&self.correct),
+            _ => return None,
+        })
+    }
+}
+
 /// Attempts at one exercise.
 #[derive(SimpleObject)]
 pub struct ExerciseStat {
@@ -216,7 +227,7 @@ impl ProgressStats {
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 30, desc = "How many days, 1..=366 (default 30).")] last: i32,
-    ) -> ApiResult<Vec<DayStat>> {
+    ) -> ApiResult<Vec<Fast<DayStat>>> {
         if !(1..=MAX_DAYS).contains(&last) {
             return Err(ApiError::bad_input("last", "must be between 1 and 366"));
         }
@@ -231,7 +242,7 @@ impl ProgressStats {
             .take_while(|d| *d <= today)
             .map(|day| {
                 let (attempts, correct) = found.get(&day).map_or((0, 0), |d| (d.attempts, d.correct));
-                DayStat { date: Date(day), attempts, correct }
+                Fast(DayStat { date: Date(day), attempts, correct })
             })
             .collect())
     }

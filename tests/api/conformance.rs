@@ -121,7 +121,8 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
                attempts(first: 2) {{ nodes {{ id }} }} {extra} }} }} \
              journalEntries(first: 5) {{ nodes {{ __typename id content moodTags source embeddingDimension createdAt updatedAt \
                followUps {{ question answer }} {extra} }} }} \
-             profilingSessions {{ responses {{ __typename questionId selectedOption responseTimeMs answeredAt {extra} }} }} }} }}"
+             profilingSessions {{ responses {{ __typename questionId selectedOption responseTimeMs answeredAt {extra} }} }} \
+             progress {{ byDay(last: 3) {{ __typename date attempts correct {extra} }} }} }} }}"
         )
     };
     let fast = raw(&app, json!({ "query": query(""), "variables": { "l": l } })).await;
@@ -143,6 +144,8 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
     assert_eq!((ended["totalExercises"].clone(), ended["accuracy"].clone()), (json!(1), json!(0.0)), "{body}");
     assert!(ended["endedAt"].is_string(), "{body}");
     assert!(learner["journalEntries"]["nodes"][0]["content"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
+    let today = &learner["progress"]["byDay"][2];
+    assert!(today["date"].is_string() && today["attempts"].as_i64().is_some_and(|n| n > 0), "{body}");
     let responses = &learner["profilingSessions"][0]["responses"];
     assert!(responses[0]["questionId"].is_string() && responses[0]["answeredAt"].is_string(), "{body}");
 }
