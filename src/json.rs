@@ -8,11 +8,20 @@
 //! extensions are written by `serde_json` itself. The output is byte for byte what `serde_json`
 //! gives for the same response (the tests compare the two on generated values).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use async_graphql::{BatchResponse, Response, Value};
+
+/// The size of the last body written: the next one starts with that much room, so a large
+/// response is not copied through a dozen doublings of its buffer.
+static LAST_SIZE: AtomicUsize = AtomicUsize::new(4096);
+
+/// The largest room a body starts with (a larger one still grows as it needs).
+const MAX_START: usize = 1 << 20;
 
 /// The JSON text of `response`.
 pub fn to_vec(response: &BatchResponse) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(4096);
+    let mut out = Vec::with_capacity(LAST_SIZE.load(Ordering::Relaxed).clamp(256, MAX_START));
     match response {
         BatchResponse::Single(r) => write_response(&mut out, r)?,
         BatchResponse::Batch(rs) => {
@@ -26,6 +35,7 @@ pub fn to_vec(response: &BatchResponse) -> serde_json::Result<Vec<u8>> {
             out.push(b']');
         }
     }
+    LAST_SIZE.store(out.len() + out.len() / 8, Ordering::Relaxed);
     Ok(out)
 }
 
@@ -101,16 +111,23 @@ fn needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let below = |word: u64, n: u8| word.wrapping_sub(ONES * n as u64) & !word & HIGH != 0;
+    let escapes = |word: [u8; 8]| {
+        let word = u64::from_le_bytes(word);
+        below(word, 0x20) || below(word ^ (ONES * b'"' as u64), 1) || below(word ^ (ONES * b'\\' as u64), 1)
+    };
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        if below(word, 0x20) || below(word ^ (ONES * b'"' as u64), 1) || below(word ^ (ONES * b'\\' as u64), 1) {
+        if escapes(word) {
             return true;
         }
     }
-    chunks.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    // The last up to seven bytes as one more word, padded with spaces (which need no escaping).
+    let rest = chunks.remainder();
+    let mut word = [b' '; 8];
+    word[..rest.len()].copy_from_slice(rest);
+    !rest.is_empty() && escapes(word)
 }
 
 #[cfg(test)]
@@ -171,13 +188,16 @@ mod tests {
     #[test]
     fn every_byte_is_judged_as_serde_json_judges_it() {
         for b in 0..=255u8 {
-            for at in 0..9 {
-                let mut bytes = vec![b'a'; 9];
-                bytes[at] = b;
-                let escaped = b < 0x20 || b == b'"' || b == b'\\';
-                assert_eq!(needs_escape(&bytes), escaped, "byte {b:#x} at {at}");
+            for len in 1..=17 {
+                for at in 0..len {
+                    let mut bytes = vec![0xe9; len];
+                    bytes[at] = b;
+                    let escaped = b < 0x20 || b == b'"' || b == b'\\';
+                    assert_eq!(needs_escape(&bytes), escaped, "byte {b:#x} at {at} of {len}");
+                }
             }
         }
+        assert!(!needs_escape(b""));
         let map: IndexMap<Name, Value> = [(Name::new("a\"b"), Value::String("x\u{7f}é".into()))].into_iter().collect();
         let body = BatchResponse::Single(Response::new(Value::Object(map)));
         assert_eq!(to_vec(&body).unwrap(), serde_json::to_vec(&body).unwrap());
