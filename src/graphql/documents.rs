@@ -1,12 +1,14 @@
 //! Documents already parsed, selected and limited, kept for the next request that sends them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use async_graphql::Value as ConstValue;
 use async_graphql::Variables;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
 use async_graphql::registry::{MetaType, MetaTypeName, Registry};
+
+use super::selection;
 
 /// Documents already parsed, selected and limited, by their text and operation name: clients send
 /// the same few operations over and over, and parsing one as large as FullLearnerView cost more
@@ -23,15 +25,23 @@ struct Parsed {
     document: Arc<Document>,
 }
 
-/// A parsed document, and whether it has passed async-graphql's full validation once.
+/// A parsed document, whether it has passed async-graphql's full validation once, and the key
+/// order of its operation's response.
 pub struct Document {
     pub document: ExecutableDocument,
     validated: AtomicBool,
+    order: OnceLock<selection::Order>,
 }
 
 impl Document {
     pub fn new(document: ExecutableDocument) -> Self {
-        Document { document, validated: AtomicBool::new(false) }
+        Document { document, validated: AtomicBool::new(false), order: OnceLock::new() }
+    }
+
+    /// The response key order of the operation `operation_name` selects, worked out on first use.
+    /// A document is cached under its operation name, so every request with it names the same.
+    pub fn order(&self, operation_name: Option<&str>) -> &selection::Order {
+        self.order.get_or_init(|| selection::Order::of_operation(&self.document, operation_name))
     }
 
     /// Whether every rule that reads only the document has passed for it (see `AppSchema::run`).

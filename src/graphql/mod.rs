@@ -209,7 +209,8 @@ impl AppSchema {
         let mut response = errors::finish_without_extension(execute(request, checked).await);
         if !errors::is_request_error(&response) {
             document.mark_validated();
-            selection::finish(&mut response.data, &document.document, operation_name.as_deref());
+            let order = document.order(operation_name.as_deref());
+            selection::finish_in(&mut response.data, order, &document.document, operation_name.as_deref());
         }
         // The operation that ran: the one named, or the only one of the document.
         let ran = operation_name.or_else(|| match &document.document.operations {

@@ -89,17 +89,34 @@ pub fn select(document: &mut ExecutableDocument, name: Option<&str>) {
     }
 }
 
-/// Puts the executed operation's `data` in query order, and answers `__schema { description }`.
-pub fn finish(data: &mut Value, document: &ExecutableDocument, operation_name: Option<&str>) {
-    let operation = match &document.operations {
+/// The operation a request runs: the one named, or the first.
+fn operation<'a>(
+    document: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a async_graphql::Positioned<async_graphql::parser::types::OperationDefinition>> {
+    match &document.operations {
         DocumentOperations::Single(op) => Some(op),
         DocumentOperations::Multiple(ops) => match operation_name {
             Some(name) => ops.get(name),
             None => ops.values().next(),
         },
-    };
-    if let Some(op) = operation {
-        in_query_order(data, &[&op.node.selection_set.node], document);
+    }
+}
+
+/// Puts the executed operation's `data` in query order, and answers `__schema { description }`.
+pub fn finish(data: &mut Value, document: &ExecutableDocument, operation_name: Option<&str>) {
+    if let Some(op) = operation(document, operation_name) {
+        finish_in(data, &Order::of(&[&op.node.selection_set.node], document), document, operation_name);
+    }
+}
+
+/// `finish` with the operation's key order worked out before (`Order::of_operation`), as a cached
+/// document keeps it.
+pub fn finish_in(data: &mut Value, order: &Order, document: &ExecutableDocument, operation_name: Option<&str>) {
+    if let Some(op) = operation(document, operation_name) {
+        if matches!(data, Value::List(_) | Value::Object(_)) {
+            in_order_of(data, order);
+        }
         describe_schema(data, &op.node.selection_set.node, document);
     }
 }
@@ -211,16 +228,25 @@ fn keys_in_order<'a>(
 }
 
 /// The response keys a selection asks for, in query order, each with the keys below it: worked out
-/// once per request, before the response is walked.
-struct Order<'a> {
-    keys: Vec<(&'a Name, Order<'a>)>,
+/// before the response is walked, once per document (`documents::Document` keeps its operation's).
+/// The names are clones of the document's, as the response's keys are.
+pub struct Order {
+    keys: Vec<(Name, Order)>,
 }
 
-impl<'a> Order<'a> {
-    fn of(sets: &[&'a SelectionSet], document: &'a ExecutableDocument) -> Self {
+impl Order {
+    fn of(sets: &[&SelectionSet], document: &ExecutableDocument) -> Self {
         let mut keys = Vec::new();
         keys_in_order(sets, document, &mut keys, &mut HashSet::new());
-        Order { keys: keys.into_iter().map(|(key, below)| (key, Order::of(&below, document))).collect() }
+        Order { keys: keys.into_iter().map(|(key, below)| (key.clone(), Order::of(&below, document))).collect() }
+    }
+
+    /// The order of the operation a request names (or the document's first).
+    pub fn of_operation(document: &ExecutableDocument, operation_name: Option<&str>) -> Self {
+        match operation(document, operation_name) {
+            Some(op) => Order::of(&[&op.node.selection_set.node], document),
+            None => Order { keys: Vec::new() },
+        }
     }
 
     fn position(&self, key: &Name) -> usize {
@@ -235,15 +261,9 @@ fn same(a: &Name, b: &Name) -> bool {
     std::ptr::eq(a, b) || a == b
 }
 
-/// Puts every map of `value` in the order its selection sets ask for; a map already in order is
-/// left as it is.
-fn in_query_order(value: &mut Value, sets: &[&SelectionSet], document: &ExecutableDocument) {
-    if matches!(value, Value::List(_) | Value::Object(_)) {
-        in_order_of(value, &Order::of(sets, document));
-    }
-}
-
-fn in_order_of(value: &mut Value, order: &Order<'_>) {
+/// Puts every map of `value` in the order `order` asks for; a map already in order is left as it
+/// is.
+fn in_order_of(value: &mut Value, order: &Order) {
     if order.keys.is_empty() {
         return;
     }
