@@ -237,9 +237,15 @@ impl BatchLoad for PracticeDays {
             .order_by_asc(practice_day::Column::Day)
             .all(&self.0)
             .await?;
+        let mut of_learner: HashMap<Uuid, Vec<DaysKey>> = HashMap::new();
+        for key in keys {
+            of_learner.entry(key.0).or_default().push(*key);
+        }
         for row in rows {
-            for key in keys.iter().filter(|k| k.0 == row.learner_id && (k.1..=k.2).contains(&row.day)) {
-                if let Some(list) = out.get_mut(key) {
+            for key in of_learner.get(&row.learner_id).into_iter().flatten() {
+                if (key.1..=key.2).contains(&row.day)
+                    && let Some(list) = out.get_mut(key)
+                {
                     list.push(row.clone());
                 }
             }
