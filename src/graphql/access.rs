@@ -210,11 +210,11 @@ pub async fn learner_by_external_id(ctx: &Context<'_>, viewer: &Viewer, external
 
 /// The learner a learner token belongs to (None for staff, service and open mode, and for a
 /// learner token whose learner does not exist yet).
-pub async fn own_learner<C: ConnectionTrait>(db: &C, viewer: &Viewer) -> ApiResult<Option<LearnerScope>> {
+pub async fn own_learner(ctx: &Context<'_>, viewer: &Viewer) -> ApiResult<Option<LearnerScope>> {
     match viewer {
         // Its own learner, so a missing one is simply not created yet (null), not another's.
         Viewer::Learner { external_id } => {
-            let found = learner::Entity::find().filter(learner::Column::ExternalId.eq(external_id)).one(db).await?;
+            let found = super::loaders::learner_by_external_id(ctx, external_id).await?;
             found.map(|row| authorize(viewer, Some(row))).transpose()
         }
         Viewer::Anonymous => Err(unauthenticated()),

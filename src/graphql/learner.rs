@@ -119,8 +119,8 @@ impl LearnerQuery {
     /// The learner the bearer token belongs to (null for staff and service tokens, and before a
     /// learner token's learner has been created).
     async fn viewer(&self, ctx: &Context<'_>) -> ApiResult<Option<Learner>> {
-        let (state, viewer) = parts(ctx)?;
-        Ok(access::own_learner(&state.db, viewer).await?.map(Learner::new))
+        let (_, viewer) = parts(ctx)?;
+        Ok(access::own_learner(ctx, viewer).await?.map(Learner::new))
     }
 
     /// One learner, by global `id` or by `externalId` (exactly one of them); null when it does not
