@@ -919,8 +919,8 @@ pub struct PageKey {
 type Shape<'a> = (bool, &'a PageFilter, u64);
 
 /// Keyset pages of `E` for many learners (or parents) in one statement per (filter, size):
-/// `ROW_NUMBER() OVER (PARTITION BY learner[, parent] ORDER BY at DESC, id DESC)`, each
-/// partition cut at its own cursor.
+/// `top_per_parent`, one `ORDER BY at DESC, id DESC LIMIT n` branch per learner (or parent), each
+/// cut at its own cursor.
 /// `R` tells apart pages under learners from pages under a parent row (a session's attempts):
 /// they are selected in different places of a query, so they batch separately (see the module
 /// comment).
