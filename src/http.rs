@@ -115,7 +115,7 @@ async fn graphql_post(State(state): State<HttpState>, headers: HeaderMap, body: 
         if let Err(r) = crate::trusted::admit(state.app.trusted.as_deref(), &viewer, &mut request, document_id) {
             return refuse(r.status, r.code, &r.message);
         }
-        requests.push(request.data(viewer.clone()));
+        requests.push(request.data(viewer.clone()).data(crate::graphql::fast::Render));
     }
     let batch = match (is_batch, requests.pop()) {
         (true, Some(last)) => {
@@ -230,7 +230,7 @@ fn reply(media: Media, response: async_graphql::BatchResponse) -> Response {
         {
             (StatusCode::BAD_REQUEST, serde_json::to_vec(&json!({ "errors": r.errors })))
         }
-        _ => (StatusCode::OK, crate::json::to_vec(&response)),
+        _ => (StatusCode::OK, crate::json::to_vec(&response, crate::json::Fragments::Raw)),
     };
     let down = match &response {
         async_graphql::BatchResponse::Single(r) => unavailable(r),
@@ -299,7 +299,7 @@ async fn graphql_query_get(state: HttpState, headers: HeaderMap, params: HashMap
     if is_mutation(&request.query, name) {
         return mutation_by_get();
     }
-    let mut request = request.data(viewer);
+    let mut request = request.data(viewer).data(crate::graphql::fast::Render);
     if let Some(name) = name {
         request = request.operation_name(name);
     }

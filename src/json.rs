@@ -6,7 +6,8 @@
 //! is checked eight bytes at a time and, when nothing in it needs escaping (almost always), copied
 //! whole between quotes; a string that needs escaping, a number, binary data, the errors and the
 //! extensions are written by `serde_json` itself. The output is byte for byte what `serde_json`
-//! gives for the same response (the tests compare the two on generated values).
+//! gives for the same response (the tests compare the two on generated values), except that with
+//! `Fragments::Raw` binary data is JSON text already written (`graphql::fast::Render`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -19,18 +20,28 @@ static LAST_SIZE: AtomicUsize = AtomicUsize::new(4096);
 /// The largest room a body starts with (a larger one still grows as it needs).
 const MAX_START: usize = 1 << 20;
 
+/// How `Value::Binary` is written.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Fragments {
+    /// As serde_json writes bytes: a list of numbers.
+    Bytes,
+    /// As JSON text already written, copied as it is: the objects `graphql::fast` writes for a
+    /// request marked `fast::Render`, which the HTTP layer marks every request with.
+    Raw,
+}
+
 /// The JSON text of `response`.
-pub fn to_vec(response: &BatchResponse) -> serde_json::Result<Vec<u8>> {
+pub fn to_vec(response: &BatchResponse, fragments: Fragments) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(LAST_SIZE.load(Ordering::Relaxed).clamp(256, MAX_START));
     match response {
-        BatchResponse::Single(r) => write_response(&mut out, r)?,
+        BatchResponse::Single(r) => write_response(&mut out, r, fragments)?,
         BatchResponse::Batch(rs) => {
             out.push(b'[');
             for (i, r) in rs.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_response(&mut out, r)?;
+                write_response(&mut out, r, fragments)?;
             }
             out.push(b']');
         }
@@ -41,9 +52,9 @@ pub fn to_vec(response: &BatchResponse) -> serde_json::Result<Vec<u8>> {
 
 /// A response as async-graphql's `Serialize` writes it: `data`, then `extensions` and `errors`
 /// when they are not empty.
-fn write_response(out: &mut Vec<u8>, r: &Response) -> serde_json::Result<()> {
+fn write_response(out: &mut Vec<u8>, r: &Response, fragments: Fragments) -> serde_json::Result<()> {
     out.extend_from_slice(b"{\"data\":");
-    write_value(out, &r.data)?;
+    write_value(out, &r.data, fragments)?;
     if !r.extensions.is_empty() {
         out.extend_from_slice(b",\"extensions\":");
         serde_json::to_writer(&mut *out, &r.extensions)?;
@@ -56,7 +67,14 @@ fn write_response(out: &mut Vec<u8>, r: &Response) -> serde_json::Result<()> {
     Ok(())
 }
 
-fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
+/// `"key":value`, as a member of an object `to_vec` writes with `Fragments::Raw`.
+pub fn write_member(out: &mut Vec<u8>, key: &str, value: &Value) -> serde_json::Result<()> {
+    write_str(out, key)?;
+    out.push(b':');
+    write_value(out, value, Fragments::Raw)
+}
+
+fn write_value(out: &mut Vec<u8>, value: &Value, fragments: Fragments) -> serde_json::Result<()> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Boolean(true) => out.extend_from_slice(b"true"),
@@ -64,6 +82,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
         Value::Number(n) => serde_json::to_writer(&mut *out, n)?,
         Value::String(s) => write_str(out, s)?,
         Value::Enum(name) => write_str(out, name.as_str())?,
+        Value::Binary(text) if fragments == Fragments::Raw => out.extend_from_slice(text),
         Value::Binary(_) => serde_json::to_writer(&mut *out, value)?,
         Value::List(items) => {
             out.push(b'[');
@@ -71,7 +90,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_value(out, item)?;
+                write_value(out, item, fragments)?;
             }
             out.push(b']');
         }
@@ -83,7 +102,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
                 }
                 write_str(out, key.as_str())?;
                 out.push(b':');
-                write_value(out, item)?;
+                write_value(out, item, fragments)?;
             }
             out.push(b'}');
         }
@@ -172,9 +191,30 @@ mod tests {
                 single.extensions.insert("trace".into(), more.clone());
             }
             let single = BatchResponse::Single(single);
-            prop_assert_eq!(to_vec(&single).unwrap(), serde_json::to_vec(&single).unwrap());
+            prop_assert_eq!(to_vec(&single, Fragments::Bytes).unwrap(), serde_json::to_vec(&single).unwrap());
             let batch = BatchResponse::Batch(vec![Response::new(data), Response::new(more)]);
-            prop_assert_eq!(to_vec(&batch).unwrap(), serde_json::to_vec(&batch).unwrap());
+            prop_assert_eq!(to_vec(&batch, Fragments::Bytes).unwrap(), serde_json::to_vec(&batch).unwrap());
+        }
+
+        /// Objects already written (`Fragments::Raw`) are copied in place: a response whose objects
+        /// below the top are replaced by their text is written as the response itself.
+        #[test]
+        fn written_objects_are_copied_as_they_are(data in value()) {
+            fn written(v: &Value) -> Value {
+                match v {
+                    Value::Object(_) => Value::Binary(serde_json::to_vec(v).unwrap().into()),
+                    Value::List(items) => Value::List(items.iter().map(written).collect()),
+                    other => other.clone(),
+                }
+            }
+            let data = Value::from_json(serde_json::to_value(&data).unwrap()).unwrap();
+            let text = match &data {
+                Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), written(v))).collect()),
+                other => written(other),
+            };
+            let expected = serde_json::to_vec(&BatchResponse::Single(Response::new(data))).unwrap();
+            let body = BatchResponse::Single(Response::new(text));
+            prop_assert_eq!(String::from_utf8(to_vec(&body, Fragments::Raw).unwrap()), String::from_utf8(expected));
         }
 
         #[test]
@@ -200,6 +240,6 @@ mod tests {
         assert!(!needs_escape(b""));
         let map: IndexMap<Name, Value> = [(Name::new("a\"b"), Value::String("x\u{7f}é".into()))].into_iter().collect();
         let body = BatchResponse::Single(Response::new(Value::Object(map)));
-        assert_eq!(to_vec(&body).unwrap(), serde_json::to_vec(&body).unwrap());
+        assert_eq!(to_vec(&body, Fragments::Bytes).unwrap(), serde_json::to_vec(&body).unwrap());
     }
 }

@@ -111,9 +111,89 @@ impl<T: Leaves> OutputType for Fast<T> {
 
     async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
         match plain_fields::<T>(ctx) {
+            Some(fields) if ctx.data_opt::<Render>().is_some() => render(&self.0, ctx, &fields).await,
             Some(fields) => resolve(&self.0, ctx, &fields).await,
             None => self.0.resolve(ctx, field).await,
         }
+    }
+}
+
+/// Marks a request whose response is written by `json::to_vec` with `Fragments::Raw`, as the HTTP
+/// layer writes every response: there an object on the fast path is its JSON text, written once
+/// (`Value::Binary`, which nothing in the schema outputs otherwise), rather than a map of values
+/// that is hashed as it is built, walked to be put in query order, walked again to be written and
+/// then freed piece by piece.
+pub struct Render;
+
+/// `resolve` as JSON text: the fields in query order (`plain_fields` gives them so), each leaf
+/// written as `json::to_vec` writes its value, and each other field's value after it resolves.
+/// A field that answers an object still to be put in query order (the executor's maps) makes the
+/// object a map as `resolve` builds it, with any text below kept as it is.
+async fn render<T: Leaves>(
+    root: &T,
+    ctx: &ContextSelectionSet<'_>,
+    fields: &[&Positioned<Field>],
+) -> ServerResult<Value> {
+    let mut values: Vec<Option<Value>> = Vec::with_capacity(fields.len());
+    let mut rest = Vec::new();
+    for (i, field) in fields.iter().enumerate() {
+        let name = field.node.name.node.as_str();
+        let leaf = match name {
+            "__typename" => Some(Value::String(root.introspection_type_name().into_owned())),
+            _ => root.leaf(name),
+        };
+        if leaf.is_none() {
+            rest.push(async move {
+                let ctx_field = ctx.with_field(field);
+                (i, root.resolve_field(&ctx_field).await)
+            });
+        }
+        values.push(leaf);
+    }
+    for (i, result) in futures_util::future::join_all(rest).await {
+        match result {
+            Ok(value) => values[i] = Some(value.unwrap_or_default()),
+            // As the executor does: the error is reported and the field left out.
+            Err(e) => ctx.add_error(e),
+        }
+    }
+    let written = fields.iter().zip(&values).all(|(field, value)| match value {
+        Some(value) => field.node.selection_set.node.items.is_empty() || in_order(value),
+        None => true,
+    });
+    if written {
+        let mut out = Vec::with_capacity(64 * fields.len());
+        let text = fields.iter().zip(&values).try_for_each(|(field, value)| match value {
+            Some(value) => {
+                out.push(if out.is_empty() { b'{' } else { b',' });
+                crate::json::write_member(&mut out, field.node.response_key().node.as_str(), value)
+            }
+            None => Ok(()),
+        });
+        if text.is_ok() {
+            if out.is_empty() {
+                return Ok(Value::Null);
+            }
+            out.push(b'}');
+            return Ok(Value::Binary(out.into()));
+        }
+    }
+    let mut map: IndexMap<Name, Value> = IndexMap::with_capacity(fields.len());
+    for (field, value) in fields.iter().zip(values) {
+        if let Some(value) = value {
+            map.insert(field.node.response_key().node.clone(), value);
+        }
+    }
+    Ok(if map.is_empty() { Value::Null } else { Value::Object(map) })
+}
+
+/// Whether a resolved field's value is final as it stands: no map in it, only values, lists and
+/// objects already written (maps from the executor are put in query order after execution).
+fn in_order(value: &Value) -> bool {
+    match value {
+        Value::Object(_) => false,
+        Value::List(items) => items.iter().all(in_order),
+        _ => true,
     }
 }
 
