@@ -11,6 +11,7 @@
 //! per-field hooks must see every field.
 
 use std::borrow::Cow;
+use std::pin::Pin;
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection};
@@ -143,10 +144,7 @@ async fn render<T: Leaves>(
             _ => root.leaf(name),
         };
         if leaf.is_none() {
-            rest.push(async move {
-                let ctx_field = ctx.with_field(field);
-                (i, root.resolve_field(&ctx_field).await)
-            });
+            rest.push(async move { (i, other(root, ctx, field).await) });
         }
         values.push(leaf);
     }
@@ -185,6 +183,18 @@ async fn render<T: Leaves>(
         }
     }
     Ok(if map.is_empty() { Value::Null } else { Value::Object(map) })
+}
+
+/// A field that is not a leaf, through the type's own resolver. Boxed, as the executor boxes
+/// every field: unboxed, the future of a page would hold those of its objects, which hold those of
+/// the pages below them (a session's attempts, each attempt's session), deeper than the compiler
+/// follows to prove them `Send`.
+fn other<'a, T: Leaves>(
+    root: &'a T,
+    ctx: &'a ContextSelectionSet<'a>,
+    field: &'a Positioned<Field>,
+) -> Pin<Box<dyn Future<Output = ServerResult<Option<Value>>> + Send + 'a>> {
+    Box::pin(async move { root.resolve_field(&ctx.with_field(field)).await })
 }
 
 /// Whether a resolved field's value is final as it stands: no map in it, only values, lists and
@@ -241,10 +251,7 @@ async fn resolve<T: Leaves>(
             None => {
                 // Holds the key's place, so the map stays in query order.
                 map.insert(key, Value::Null);
-                rest.push(async move {
-                    let ctx_field = ctx.with_field(field);
-                    (field, root.resolve_field(&ctx_field).await)
-                });
+                rest.push(async move { (field, other(root, ctx, field).await) });
             }
         }
     }

@@ -12,15 +12,19 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, Que
 
 use crate::domain::validate;
 use crate::error::ApiResult;
-use crate::graphql::fast::{Fast, Leaves};
+use crate::graphql::fast::{Fast, Leaves, value};
 use crate::graphql::ids::Cursor;
 
 pub const DEFAULT_PAGE: i32 = 20;
 
 /// One page of a list, in the list's order (`first` items after the cursor `after`), with what is
 /// needed to ask for the next page. Named after its node type (`AttemptConnection`, …), as Relay
-/// clients expect.
-pub struct Connection<N> {
+/// clients expect. On the fast path (`graphql::fast`) with its edges and page info, so a page of
+/// the dashboard is written as one piece of JSON text.
+pub type Connection<N> = Fast<Page<N>>;
+
+/// The fields of a `Connection`.
+pub struct Page<N> {
     edges: Vec<Edge<N>>,
     has_previous_page: bool,
     has_next_page: bool,
@@ -34,31 +38,54 @@ pub struct Edge<N> {
     node: N,
 }
 
+impl<N: Leaves> Leaves for Page<N> {}
+
 /// One page of a list, in the list's order, with what is needed to ask for the next page.
 #[Object(name_type)]
-impl<N: Leaves> Connection<N> {
+impl<N: Leaves> Page<N> {
     /// The items of this page, each with its cursor.
-    async fn edges(&self) -> &[Edge<N>] {
-        &self.edges
+    async fn edges(&self) -> Vec<Fast<&Edge<N>>> {
+        self.edges.iter().map(Fast).collect()
     }
     /// The items of this page, without cursors.
     async fn nodes(&self) -> Vec<Fast<&N>> {
         self.edges.iter().map(|e| Fast(&e.node)).collect()
     }
     /// Whether there are more items, and the cursors to continue from.
-    async fn page_info(&self) -> PageInfo {
-        PageInfo {
+    async fn page_info(&self) -> Fast<PageInfo> {
+        Fast(PageInfo {
             has_previous_page: self.has_previous_page,
             has_next_page: self.has_next_page,
             start_cursor: self.edges.first().map(|e| e.cursor.encode()),
             end_cursor: self.edges.last().map(|e| e.cursor.encode()),
-        }
+        })
     }
 }
 
-impl<N: OutputType> TypeName for Connection<N> {
+impl Leaves for PageInfo {
+    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+        Some(match name {
+            "hasPreviousPage" => value(&self.has_previous_page),
+            "hasNextPage" => value(&self.has_next_page),
+            "startCursor" => value(&self.start_cursor),
+            "endCursor" => value(&self.end_cursor),
+            _ => return None,
+        })
+    }
+}
+
+impl<N: OutputType> TypeName for Page<N> {
     fn type_name() -> Cow<'static, str> {
         format!("{}Connection", N::type_name()).into()
+    }
+}
+
+impl<N: Leaves> Leaves for Edge<N> {
+    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+        match name {
+            "cursor" => Some(async_graphql::Value::String(self.cursor.encode())),
+            _ => None,
+        }
     }
 }
 
@@ -126,7 +153,7 @@ fn finish<M, N>(
             Edge { cursor: Cursor { at, id }, node: node(row) }
         })
         .collect();
-    Connection { edges, has_previous_page, has_next_page }
+    Fast(Page { edges, has_previous_page, has_next_page })
 }
 
 /// Complexity of a connection field: its page size times the cost of one node, so a client asking

@@ -10,6 +10,7 @@ crate::on_each_backend!(
     only_the_selected_operation_is_validated_and_limited,
     the_schema_describes_itself_and_downloads_as_sdl,
     list_objects_answer_their_scalars_as_the_executor_does,
+    written_objects_give_the_body_the_value_tree_gives,
     rows_read_by_position_are_the_rows_sea_orm_reads_by_name,
 );
 
@@ -94,9 +95,9 @@ async fn the_schema_describes_itself_and_downloads_as_sdl(b: Backend) {
     assert_eq!(body["data"]["s"]["d"], ours, "aliases too");
 }
 
-/// Attempts, sessions, journal entries and profiling answers answer their scalar fields without
-/// the executor (`graphql::fast`); a directive sends an object through the executor whole. Both
-/// must give the same response, field for field, in the same order.
+/// Attempts, sessions, journal entries, profiling answers, goals, edges and page info answer
+/// their scalar fields without the executor (`graphql::fast`); a directive sends an object through
+/// the executor whole. Both must give the same response, field for field, in the same order.
 async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
     let app = TestApp::spawn(b).await;
     let l = app.learner("leaves").await;
@@ -116,7 +117,10 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
             "query($l: ID!) {{ learner(id: $l) {{ \
              attempts(first: 5) {{ edges {{ __typename cursor node {{ __typename id exerciseId activityType objectiveId isCorrect completed \
                score userAnswer responseTimeMs details occurredAt localDate createdAt session {{ id kind }} goal {{ id }} x: id {extra} }} {extra} }} \
-               nodes {{ __typename id isCorrect {extra} }} }} \
+               nodes {{ __typename id isCorrect {extra} }} \
+               pageInfo {{ __typename hasNextPage hasPreviousPage startCursor endCursor {extra} }} __typename {extra} }} \
+             p: attempts(first: 1) {{ pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor __typename {extra} }} __typename {extra} }} \
+             goals {{ __typename id externalId title status profile profileVersion profileUpdatedAt createdAt updatedAt {extra} }} \
              sessions(first: 5) {{ nodes {{ __typename id kind startedAt endedAt totalExercises correctAnswers accuracy \
                attempts(first: 2) {{ nodes {{ id }} }} {extra} }} }} \
              journalEntries(first: 5) {{ nodes {{ __typename id content moodTags source embeddingDimension createdAt updatedAt \
@@ -140,6 +144,10 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
     assert_eq!(attempt["details"], json!({ "hint": true }), "{body}");
     assert_eq!(attempt["session"]["kind"], "PRACTICE", "{body}");
     assert_eq!(attempt["x"], attempt["id"], "{body}");
+    let goal = &learner["goals"][0];
+    assert!(goal["title"].is_string() && goal["profileVersion"].is_number(), "{body}");
+    assert!(learner["attempts"]["pageInfo"]["endCursor"].is_string(), "{body}");
+    assert_eq!(learner["p"]["pageInfo"]["hasNextPage"], true, "{body}");
     let ended = &learner["sessions"]["nodes"][0];
     assert_eq!((ended["totalExercises"].clone(), ended["accuracy"].clone()), (json!(1), json!(0.0)), "{body}");
     assert!(ended["endedAt"].is_string(), "{body}");
@@ -148,6 +156,41 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
     assert!(today["date"].is_string() && today["attempts"].as_i64().is_some_and(|n| n > 0), "{body}");
     let responses = &learner["profilingSessions"][0]["responses"];
     assert!(responses[0]["questionId"].is_string() && responses[0]["answeredAt"].is_string(), "{body}");
+}
+
+/// Over HTTP, objects on the fast path are written as JSON text while they resolve
+/// (`fast::Render`); without it (as `graphql::execute` runs for the WebSocket and the tests) they
+/// are maps, written afterwards. The dashboard's view, with cursors and page info added, must be
+/// the same text both ways, byte for byte.
+async fn written_objects_give_the_body_the_value_tree_gives(b: Backend) {
+    use async_graphql::{Request, Variables};
+    let app = TestApp::spawn(b).await;
+    let l = app.learner("written").await;
+    crate::fixtures::seed_every_table(&app, &l).await;
+    let view = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/contract/learner-view.graphql"))
+        .expect("contract");
+    let view = view.replace("edges { node {", "edges { cursor node {").replace(
+        "pageInfo { hasNextPage endCursor }",
+        "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }",
+    );
+    let variables = json!({ "externalId": "written" });
+    let body = json!({ "query": view, "operationName": "FullLearnerView", "variables": variables });
+    let http = raw(&app, body).await;
+    let request = Request::new(view.as_str())
+        .operation_name("FullLearnerView")
+        .variables(Variables::from_json(variables))
+        .data(learngraph::auth::Viewer::Open);
+    let schema = app.schema.clone();
+    let response =
+        tokio::spawn(async move { learngraph::graphql::execute(&schema, request).await }).await.expect("task");
+    let tree = String::from_utf8(serde_json::to_vec(&response).expect("json")).expect("utf-8");
+    assert_eq!(http, tree);
+    let parsed: Value = serde_json::from_str(&http).expect("json");
+    let learner = &parsed["data"]["learner"];
+    assert_eq!(learner["externalId"], "written", "{parsed}");
+    assert!(learner["attempts"]["edges"][0]["cursor"].is_string(), "{parsed}");
+    assert!(learner["attempts"]["edges"][0]["node"]["exerciseId"].is_string(), "{parsed}");
+    assert!(learner["journalEntries"]["edges"][0]["node"]["content"].is_string(), "{parsed}");
 }
 
 /// The page loaders read attempts, sessions and journal entries by column position
