@@ -9,6 +9,7 @@ use sea_orm::{ColumnTrait, Order, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::OnceCell;
 
 use super::access::{self, LearnerScope, of_learner, parts};
+use super::fast::{Fast, Leaves, time, time_opt, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders::{self, GoalOf};
@@ -56,6 +57,28 @@ impl Goal {
                 loaders::goal_row(ctx, &self.scope, self.id, self.of).await?.ok_or(ApiError::NotFound("goal".into()))
             })
             .await
+    }
+}
+
+impl Leaves for Goal {
+    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+        if name == "id" {
+            return Some(value(&ids::encode(Kind::Goal, self.id)));
+        }
+        // A goal reached by id loads its row through its resolvers.
+        let r = self.row.get()?;
+        Some(match name {
+            "externalId" => value(&r.external_id),
+            "title" => value(&r.title),
+            "status" => value(&GoalStatus::from(r.status)),
+            // What `Json`'s resolver gives.
+            "profile" => async_graphql::to_value(&r.profile).unwrap_or_default(),
+            "profileVersion" => value(&r.profile_version),
+            "profileUpdatedAt" => time_opt(&r.profile_updated_at),
+            "createdAt" => time(&r.created_at),
+            "updatedAt" => time(&r.updated_at),
+            _ => return None,
+        })
     }
 }
 
@@ -153,10 +176,10 @@ impl LearnerGoals {
         ctx: &Context<'_>,
         #[graphql(desc = "Only goals with this status.")] status: Option<GoalStatus>,
         #[graphql(desc = "At most this many goals, 1..=100 (default 100).")] first: Option<i32>,
-    ) -> ApiResult<Vec<Goal>> {
+    ) -> ApiResult<Vec<Fast<Goal>>> {
         let limit = usize::try_from(validate::page_size(first, MAX_GOALS)?).unwrap_or(usize::MAX);
         let rows = loaders::goals_of(ctx, &self.0, status.map(Into::into)).await?;
-        Ok(rows.into_iter().take(limit).map(|g| Goal::new(self.0.clone(), g)).collect())
+        Ok(rows.into_iter().take(limit).map(|g| Fast(Goal::new(self.0.clone(), g))).collect())
     }
 
     /// One goal of this learner, by global `id` or by the client's `externalId`; null if none.
