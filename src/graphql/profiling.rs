@@ -11,7 +11,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::access::{self, LearnerScope, parts};
-use super::fast::{Fast, Leaves, time, value};
+use super::fast::{Fast, Leaves, time, time_opt, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders;
@@ -255,6 +255,20 @@ pub struct ProfilingSession {
 impl ProfilingSession {
     pub fn new(scope: LearnerScope, row: profiling_session::Model) -> Self {
         ProfilingSession { scope, row }
+    }
+}
+
+impl Leaves for ProfilingSession {
+    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+        let r = &self.row;
+        Some(match name {
+            "id" => value(&ids::encode(Kind::ProfilingSession, r.id)),
+            "status" => value(&ProfilingStatus::from(r.status)),
+            "bankVersion" => value(&r.bank_version),
+            "startedAt" => time(&r.started_at),
+            "completedAt" => time_opt(&r.completed_at),
+            _ => return None,
+        })
     }
 }
 
@@ -510,10 +524,10 @@ impl LearnerProfiling {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "How many, 1..=100 (default 10).")] first: Option<i32>,
-    ) -> ApiResult<Vec<ProfilingSession>> {
+    ) -> ApiResult<Vec<Fast<ProfilingSession>>> {
         let n = validate::page_size(first, 10)?;
         let rows = loaders::all_of::<profiling_session::Entity>(ctx, &self.0).await?;
-        Ok(rows.into_iter().rev().take(n as usize).map(|r| ProfilingSession::new(self.0.clone(), r)).collect())
+        Ok(rows.into_iter().rev().take(n as usize).map(|r| Fast(ProfilingSession::new(self.0.clone(), r))).collect())
     }
     /// The outcome of the latest completed profiling session (`complete` is false before one).
     async fn profiling(&self, ctx: &Context<'_>) -> ApiResult<ProfilingOutcome> {
