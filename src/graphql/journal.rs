@@ -49,6 +49,16 @@ impl Leaves for JournalEntry {
         Some(match name {
             "id" => value(&ids::encode(Kind::JournalEntry, r.id)),
             "content" => value(&r.content),
+            // What `mood_tags` answers for tags stored as a list of strings; anything else goes
+            // to the resolver, which reports it.
+            "moodTags" => match &r.mood_tags {
+                serde_json::Value::Array(tags) => async_graphql::Value::List(
+                    tags.iter()
+                        .map(|t| t.as_str().map(|s| async_graphql::Value::String(s.to_owned())))
+                        .collect::<Option<_>>()?,
+                ),
+                _ => return None,
+            },
             "source" => value(&JournalSource::from(r.source)),
             "createdAt" => time(&r.created_at),
             "updatedAt" => time(&r.updated_at),
