@@ -216,15 +216,20 @@ fn plain_fields<'a, T: Leaves>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<&'a 
     ctx.data_opt::<Unhooked>()?;
     let items = &ctx.item.node.items;
     let mut fields = Vec::with_capacity(items.len());
+    // A bit per (length, last byte) of the keys so far: only a key whose bit is set already can
+    // repeat one, and only then are the keys compared (every object of a list runs this).
+    let mut seen = 0u64;
     for item in items {
         let Selection::Field(field) = &item.node else { return None };
         if !field.node.directives.is_empty() {
             return None;
         }
-        let key = &field.node.response_key().node;
-        if fields.iter().any(|f: &&Positioned<Field>| f.node.response_key().node == *key) {
+        let key = field.node.response_key().node.as_str();
+        let bit = 1u64 << ((key.len() * 7 + usize::from(key.as_bytes().last().copied().unwrap_or(0))) % 64);
+        if seen & bit != 0 && fields.iter().any(|f: &&Positioned<Field>| f.node.response_key().node.as_str() == key) {
             return None;
         }
+        seen |= bit;
         fields.push(field);
     }
     Some(fields)

@@ -117,6 +117,7 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
             "query($l: ID!) {{ learner(id: $l) {{ \
              attempts(first: 5) {{ edges {{ __typename cursor node {{ __typename id exerciseId activityType objectiveId isCorrect completed \
                score userAnswer responseTimeMs details occurredAt localDate createdAt session {{ id kind }} goal {{ id }} x: id {extra} }} {extra} }} \
+               again: edges {{ node {{ id exerciseId isCorrect exerciseId }} }} \
                nodes {{ __typename id isCorrect {extra} }} \
                pageInfo {{ __typename hasNextPage hasPreviousPage startCursor endCursor {extra} }} __typename {extra} }} \
              p: attempts(first: 1) {{ pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor __typename {extra} }} __typename {extra} }} \
@@ -125,7 +126,8 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
                attempts(first: 2) {{ nodes {{ id }} }} {extra} }} }} \
              journalEntries(first: 5) {{ nodes {{ __typename id content moodTags source embeddingDimension createdAt updatedAt \
                followUps {{ question answer }} {extra} }} }} \
-             profilingSessions {{ responses {{ __typename questionId selectedOption responseTimeMs answeredAt {extra} }} }} \
+             profilingSessions {{ __typename id status bankVersion startedAt completedAt \
+               responses {{ __typename questionId selectedOption responseTimeMs answeredAt {extra} }} {extra} }} \
              progress {{ byDay(last: 3) {{ __typename date attempts correct {extra} }} }} }} }}"
         )
     };
