@@ -25,7 +25,9 @@ pub trait BatchLoad: Send + Sync + 'static {
     fn load(&self, keys: &[Self::Key]) -> impl Future<Output = ApiResult<HashMap<Self::Key, Self::Value>>> + Send;
 }
 
-type Loaded<L> = Result<HashMap<<L as BatchLoad>::Key, <L as BatchLoad>::Value>, ApiError>;
+/// A batch's values, each with the number of its loads that have not taken it yet: the last one
+/// takes the value rather than cloning it (a page's rows, for most keys of most batches).
+type Loaded<L> = Result<Mutex<HashMap<<L as BatchLoad>::Key, (usize, <L as BatchLoad>::Value)>>, ApiError>;
 
 struct Batch<L: BatchLoad> {
     keys: Mutex<Vec<L::Key>>,
@@ -91,22 +93,39 @@ impl<L: BatchLoad> Batcher<L> {
                 }
                 // Read, not taken: if this load is cancelled mid-query, the next one retries with
                 // the same keys.
-                let mut keys = lock(&batch.keys).clone();
-                dedup(&mut keys);
-                self.loader.load(&keys).await
+                let keys = lock(&batch.keys).clone();
+                let mut loads = HashMap::with_capacity(keys.len());
+                for key in &keys {
+                    *loads.entry(key.clone()).or_insert(0usize) += 1;
+                }
+                let distinct: Vec<L::Key> = dedup(keys);
+                let mut values = self.loader.load(&distinct).await?;
+                let counted =
+                    values.drain().filter_map(|(key, value)| loads.get(&key).map(|&n| (key, (n, value)))).collect();
+                Ok(Mutex::new(counted))
             })
         }))
         .await;
         match result {
-            Ok(values) => Ok(values.get(&key).cloned()),
+            Ok(values) => {
+                let mut values = lock(values);
+                let Some((left, value)) = values.get_mut(&key) else { return Ok(None) };
+                *left -= 1;
+                if *left == 0 {
+                    return Ok(values.remove(&key).map(|(_, value)| value));
+                }
+                Ok(Some(value.clone()))
+            }
             Err(e) => Err(e.clone()),
         }
     }
 }
 
-fn dedup<K: Eq + Hash + Clone>(keys: &mut Vec<K>) {
+/// `keys` without repeats, in their first order.
+fn dedup<K: Eq + Hash + Clone>(mut keys: Vec<K>) -> Vec<K> {
     let mut seen = std::collections::HashSet::with_capacity(keys.len());
     keys.retain(|k| seen.insert(k.clone()));
+    keys
 }
 
 #[cfg(test)]
@@ -135,12 +154,14 @@ mod tests {
             // On a worker task, as requests run (see the module comment).
             let b = batcher.clone();
             let values =
-                tokio::spawn(async move { futures_util::future::join_all((0..n).map(|k| b.load_one(k))).await })
+                // Key 3 twice: both loads get its value (the first a clone, the last the value).
+                tokio::spawn(async move { futures_util::future::join_all((0..n).chain([3]).map(|k| b.load_one(k))).await })
                     .await
                     .unwrap();
             assert_eq!(calls.load(Ordering::SeqCst), 1, "{n} siblings");
             assert_eq!(values[3].clone().unwrap(), Some(9));
             assert_eq!(values[7].clone().unwrap(), None, "a key without a value");
+            assert_eq!(values[n as usize].clone().unwrap(), Some(9), "a key loaded twice");
             // A later load is a new batch.
             assert_eq!(batcher.load_one(4).await.unwrap(), Some(16));
             assert_eq!(calls.load(Ordering::SeqCst), 2);
