@@ -69,9 +69,15 @@ fn write_response(out: &mut Vec<u8>, r: &Response, fragments: Fragments) -> serd
 
 /// `"key":value`, as a member of an object `to_vec` writes with `Fragments::Raw`.
 pub fn write_member(out: &mut Vec<u8>, key: &str, value: &Value) -> serde_json::Result<()> {
+    write_key(out, key)?;
+    write_value(out, value, Fragments::Raw)
+}
+
+/// `"key":`, before a member's value.
+pub fn write_key(out: &mut Vec<u8>, key: &str) -> serde_json::Result<()> {
     write_str(out, key)?;
     out.push(b':');
-    write_value(out, value, Fragments::Raw)
+    Ok(())
 }
 
 fn write_value(out: &mut Vec<u8>, value: &Value, fragments: Fragments) -> serde_json::Result<()> {

@@ -29,6 +29,109 @@ pub trait Leaves: OutputType + ContainerType {
     fn leaf(&self, _name: &str) -> Option<Value> {
         None
     }
+
+    /// The object-valued field `name` when another object on the fast path answers it without
+    /// arguments (`Edge.node`), so a `List` can write it in place.
+    fn nested(&self, _name: &str) -> Option<&dyn Written> {
+        None
+    }
+}
+
+/// An object on the fast path, written in place by a `List`.
+pub trait Written {
+    /// Appends the object's JSON text for the selection of `ctx` when each selected field is a
+    /// leaf or a nested object written in place; otherwise leaves `out` as it was and says so.
+    fn write_in(&self, ctx: &ContextSelectionSet<'_>, out: &mut Vec<u8>) -> bool;
+}
+
+impl<T: Leaves> Written for T {
+    fn write_in(&self, ctx: &ContextSelectionSet<'_>, out: &mut Vec<u8>) -> bool {
+        match plain_fields::<T>(ctx) {
+            Some(fields) => write_now(self, ctx, &fields, out),
+            None => false,
+        }
+    }
+}
+
+/// Writes `root`'s `fields` (in query order, each key once) into `out` when each is a leaf or a
+/// nested object written in place; otherwise leaves `out` as it was and returns false.
+fn write_now<T: Leaves>(
+    root: &T,
+    ctx: &ContextSelectionSet<'_>,
+    fields: &[&Positioned<Field>],
+    out: &mut Vec<u8>,
+) -> bool {
+    let start = out.len();
+    for (i, field) in fields.iter().enumerate() {
+        out.push(if i == 0 { b'{' } else { b',' });
+        let key = field.node.response_key().node.as_str();
+        let name = field.node.name.node.as_str();
+        let leaf = match name {
+            "__typename" => Some(Value::String(root.introspection_type_name().into_owned())),
+            _ => root.leaf(name),
+        };
+        let written = match leaf {
+            Some(value) => crate::json::write_member(out, key, &value).is_ok(),
+            None => match root.nested(name) {
+                Some(nested) if field.node.arguments.is_empty() => {
+                    crate::json::write_key(out, key).is_ok() && {
+                        let ctx_field = ctx.with_field(field);
+                        nested.write_in(&ctx_field.with_selection_set(&field.node.selection_set), out)
+                    }
+                }
+                _ => false,
+            },
+        };
+        if !written {
+            out.truncate(start);
+            return false;
+        }
+    }
+    out.push(b'}');
+    true
+}
+
+/// A list of objects on the fast path; to GraphQL it is `Vec<T>`. Over HTTP (`Render`) it is one
+/// piece of JSON text when every item can be written in place (`write_now`); otherwise each item
+/// resolves as a `Fast<&T>` would.
+pub struct List<T>(pub Vec<T>);
+
+impl<T: Leaves + Send + Sync> OutputType for List<T> {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<T> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<T> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<T> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
+        if ctx.data_opt::<Render>().is_some()
+            && let Some(fields) = plain_fields::<T>(ctx)
+        {
+            let mut out = Vec::with_capacity(2 + self.0.len() * 64 * fields.len());
+            out.push(b'[');
+            let mut written = true;
+            for (i, item) in self.0.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                if !write_now(item, ctx, &fields, &mut out) {
+                    written = false;
+                    break;
+                }
+            }
+            if written {
+                out.push(b']');
+                return Ok(Value::Binary(out.into()));
+            }
+        }
+        async_graphql::resolver_utils::resolve_list(ctx, field, self.0.iter().map(Fast), Some(self.0.len())).await
+    }
 }
 
 /// A leaf's value as its resolver's return type gives it to the executor.
@@ -87,6 +190,10 @@ impl<T: Leaves> Leaves for &T {
 
     fn leaf(&self, name: &str) -> Option<Value> {
         (**self).leaf(name)
+    }
+
+    fn nested(&self, name: &str) -> Option<&dyn Written> {
+        (**self).nested(name)
     }
 }
 

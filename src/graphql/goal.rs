@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, Order, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::OnceCell;
 
 use super::access::{self, LearnerScope, of_learner, parts};
-use super::fast::{Fast, Leaves, time, time_opt, value};
+use super::fast::{Leaves, List, time, time_opt, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders::{self, GoalOf};
@@ -176,10 +176,10 @@ impl LearnerGoals {
         ctx: &Context<'_>,
         #[graphql(desc = "Only goals with this status.")] status: Option<GoalStatus>,
         #[graphql(desc = "At most this many goals, 1..=100 (default 100).")] first: Option<i32>,
-    ) -> ApiResult<Vec<Fast<Goal>>> {
+    ) -> ApiResult<List<Goal>> {
         let limit = usize::try_from(validate::page_size(first, MAX_GOALS)?).unwrap_or(usize::MAX);
         let rows = loaders::goals_of(ctx, &self.0, status.map(Into::into)).await?;
-        Ok(rows.into_iter().take(limit).map(|g| Fast(Goal::new(self.0.clone(), g))).collect())
+        Ok(List(rows.into_iter().take(limit).map(|g| Goal::new(self.0.clone(), g)).collect()))
     }
 
     /// One goal of this learner, by global `id` or by the client's `externalId`; null if none.

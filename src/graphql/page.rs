@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, Que
 
 use crate::domain::validate;
 use crate::error::ApiResult;
-use crate::graphql::fast::{Fast, Leaves, value};
+use crate::graphql::fast::{Fast, Leaves, List, Written, value};
 use crate::graphql::ids::Cursor;
 
 pub const DEFAULT_PAGE: i32 = 20;
@@ -44,12 +44,12 @@ impl<N: Leaves> Leaves for Page<N> {}
 #[Object(name_type)]
 impl<N: Leaves> Page<N> {
     /// The items of this page, each with its cursor.
-    async fn edges(&self) -> Vec<Fast<&Edge<N>>> {
-        self.edges.iter().map(Fast).collect()
+    async fn edges(&self) -> List<&Edge<N>> {
+        List(self.edges.iter().collect())
     }
     /// The items of this page, without cursors.
-    async fn nodes(&self) -> Vec<Fast<&N>> {
-        self.edges.iter().map(|e| Fast(&e.node)).collect()
+    async fn nodes(&self) -> List<&N> {
+        List(self.edges.iter().map(|e| &e.node).collect())
     }
     /// Whether there are more items, and the cursors to continue from.
     async fn page_info(&self) -> Fast<PageInfo> {
@@ -86,6 +86,10 @@ impl<N: Leaves> Leaves for Edge<N> {
             "cursor" => Some(async_graphql::Value::String(self.cursor.encode())),
             _ => None,
         }
+    }
+
+    fn nested(&self, name: &str) -> Option<&dyn Written> {
+        (name == "node").then_some(&self.node as &dyn Written)
     }
 }
 

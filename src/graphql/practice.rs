@@ -8,7 +8,7 @@ use sea_orm::prelude::Uuid;
 use sea_orm::{ColumnTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::access::{self, LearnerScope, of_learner, parts};
-use super::fast::{Fast, Leaves, time, value};
+use super::fast::{Leaves, List, time, value};
 use super::goal::Goal;
 use super::ids::{self, Kind};
 use super::learner::Learner;
@@ -227,7 +227,7 @@ impl ProgressStats {
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 30, desc = "How many days, 1..=366 (default 30).")] last: i32,
-    ) -> ApiResult<Vec<Fast<DayStat>>> {
+    ) -> ApiResult<List<DayStat>> {
         if !(1..=MAX_DAYS).contains(&last) {
             return Err(ApiError::bad_input("last", "must be between 1 and 366"));
         }
@@ -237,14 +237,15 @@ impl ProgressStats {
         let rows = loaders::practice_days(ctx, &self.scope, from, today).await?;
         let found: std::collections::HashMap<NaiveDate, practice_day::Model> =
             rows.into_iter().map(|d| (d.day, d)).collect();
-        Ok(from
-            .iter_days()
-            .take_while(|d| *d <= today)
-            .map(|day| {
-                let (attempts, correct) = found.get(&day).map_or((0, 0), |d| (d.attempts, d.correct));
-                Fast(DayStat { date: Date(day), attempts, correct })
-            })
-            .collect())
+        Ok(List(
+            from.iter_days()
+                .take_while(|d| *d <= today)
+                .map(|day| {
+                    let (attempts, correct) = found.get(&day).map_or((0, 0), |d| (d.attempts, d.correct));
+                    DayStat { date: Date(day), attempts, correct }
+                })
+                .collect(),
+        ))
     }
     /// Per-exercise statistics, most recently attempted first.
     #[graphql(complexity = "page::cost_with(first, 100, child_complexity)")]

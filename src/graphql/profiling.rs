@@ -11,7 +11,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::access::{self, LearnerScope, parts};
-use super::fast::{Fast, Leaves, time, time_opt, value};
+use super::fast::{Leaves, List, time, time_opt, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders;
@@ -297,10 +297,10 @@ impl ProfilingSession {
     }
     /// The answers, one per question answered, in the order first answered (at most 200).
     #[graphql(complexity = "MAX_QUESTIONS * child_complexity.max(1) + 1")]
-    async fn responses(&self, ctx: &Context<'_>) -> ApiResult<Vec<Fast<ProfilingResponse>>> {
+    async fn responses(&self, ctx: &Context<'_>) -> ApiResult<List<ProfilingResponse>> {
         let rows = loaders::children::<profiling_response::Entity>(ctx, &self.scope, self.row.id, MAX_QUESTIONS as u64)
             .await?;
-        Ok(rows.into_iter().map(|r| Fast(ProfilingResponse(r))).collect())
+        Ok(List(rows.into_iter().map(ProfilingResponse).collect()))
     }
     /// The telemetry; null until completed.
     async fn telemetry(&self) -> ApiResult<Option<ProfilingTelemetry>> {
@@ -524,10 +524,10 @@ impl LearnerProfiling {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "How many, 1..=100 (default 10).")] first: Option<i32>,
-    ) -> ApiResult<Vec<Fast<ProfilingSession>>> {
+    ) -> ApiResult<List<ProfilingSession>> {
         let n = validate::page_size(first, 10)?;
         let rows = loaders::all_of::<profiling_session::Entity>(ctx, &self.0).await?;
-        Ok(rows.into_iter().rev().take(n as usize).map(|r| Fast(ProfilingSession::new(self.0.clone(), r))).collect())
+        Ok(List(rows.into_iter().rev().take(n as usize).map(|r| ProfilingSession::new(self.0.clone(), r)).collect()))
     }
     /// The outcome of the latest completed profiling session (`complete` is false before one).
     async fn profiling(&self, ctx: &Context<'_>) -> ApiResult<ProfilingOutcome> {

@@ -118,6 +118,7 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
              attempts(first: 5) {{ edges {{ __typename cursor node {{ __typename id exerciseId activityType objectiveId isCorrect completed \
                score userAnswer responseTimeMs details occurredAt localDate createdAt session {{ id kind }} goal {{ id }} x: id {extra} }} {extra} }} \
                again: edges {{ node {{ id exerciseId isCorrect exerciseId }} }} \
+               written: edges {{ cursor node {{ __typename id exerciseId score occurredAt {extra} }} }} \
                nodes {{ __typename id isCorrect {extra} }} \
                pageInfo {{ __typename hasNextPage hasPreviousPage startCursor endCursor {extra} }} __typename {extra} }} \
              p: attempts(first: 1) {{ pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor __typename {extra} }} __typename {extra} }} \
