@@ -8,7 +8,7 @@ use sea_orm::ColumnTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
 use super::access::{self, LearnerScope, parts};
-use super::fast::{Leaves, time, value};
+use super::fast::{Leaves, List, time, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders::{self, FollowUpEntry, FollowUpSynthesis};
@@ -104,10 +104,10 @@ impl JournalEntry {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "How many, 1..=100 (default 20).")] first: Option<i32>,
-    ) -> ApiResult<Vec<JournalFollowUp>> {
+    ) -> ApiResult<List<JournalFollowUp>> {
         let n = validate::page_size(first, page::DEFAULT_PAGE)?;
         let rows = loaders::children::<journal_follow_up::Entity>(ctx, &self.scope, self.row.id, n).await?;
-        Ok(rows.into_iter().map(|f| JournalFollowUp::new(self.scope.clone(), f)).collect())
+        Ok(List(rows.into_iter().map(|f| JournalFollowUp::new(self.scope.clone(), f)).collect()))
     }
     /// For a SYNTHESIS entry: the follow-up it was synthesized from (whose `entry` is the original).
     async fn synthesized_from(&self, ctx: &Context<'_>) -> ApiResult<Option<JournalFollowUp>> {
@@ -130,6 +130,19 @@ pub struct JournalFollowUp {
 impl JournalFollowUp {
     pub fn new(scope: LearnerScope, row: journal_follow_up::Model) -> Self {
         JournalFollowUp { scope, row }
+    }
+}
+
+impl Leaves for JournalFollowUp {
+    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+        let r = &self.row;
+        Some(match name {
+            "id" => value(&ids::encode(Kind::JournalFollowUp, r.id)),
+            "question" => value(&r.question),
+            "answer" => value(&r.answer),
+            "createdAt" => time(&r.created_at),
+            _ => return None,
+        })
     }
 }
 

@@ -126,7 +126,7 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
              sessions(first: 5) {{ nodes {{ __typename id kind startedAt endedAt totalExercises correctAnswers accuracy \
                attempts(first: 2) {{ nodes {{ id }} }} {extra} }} }} \
              journalEntries(first: 5) {{ nodes {{ __typename id content moodTags source embeddingDimension createdAt updatedAt \
-               followUps {{ question answer }} {extra} }} }} \
+               followUps {{ __typename id question answer createdAt {extra} }} {extra} }} }} \
              profilingSessions {{ __typename id status bankVersion startedAt completedAt \
                responses {{ __typename questionId selectedOption responseTimeMs answeredAt {extra} }} {extra} }} \
              progress {{ byDay(last: 3) {{ __typename date attempts correct {extra} }} }} }} }}"
@@ -155,6 +155,8 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
     assert_eq!((ended["totalExercises"].clone(), ended["accuracy"].clone()), (json!(1), json!(0.0)), "{body}");
     assert!(ended["endedAt"].is_string(), "{body}");
     assert!(learner["journalEntries"]["nodes"][0]["content"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
+    let entries = learner["journalEntries"]["nodes"].as_array().expect("entries");
+    assert!(entries.iter().any(|e| e["followUps"][0]["question"].is_string()), "a follow-up: {body}");
     let today = &learner["progress"]["byDay"][2];
     assert!(today["date"].is_string() && today["attempts"].as_i64().is_some_and(|n| n > 0), "{body}");
     let responses = &learner["profilingSessions"][0]["responses"];
