@@ -9,6 +9,9 @@
 //! executor would. A selection it does not handle plainly (fragments, directives, a response key
 //! selected twice) goes to the executor whole, as do requests on a schema with extensions, whose
 //! per-field hooks must see every field.
+//!
+//! Over HTTP (`Render`) a fast object is its JSON text rather than a map, and a `List` of them is
+//! one piece of text when every item can be written in place; the body writer copies the text.
 
 use std::borrow::Cow;
 use std::pin::Pin;
@@ -113,7 +116,7 @@ impl<T: Leaves + Send + Sync> OutputType for List<T> {
         if ctx.data_opt::<Render>().is_some()
             && let Some(fields) = plain_fields::<T>(ctx)
         {
-            let mut out = Vec::with_capacity(2 + self.0.len() * 64 * fields.len());
+            let mut out = Vec::with_capacity((2 + self.0.len() * 64 * fields.len()).min(64 * 1024));
             out.push(b'[');
             let mut written = true;
             for (i, item) in self.0.iter().enumerate() {
