@@ -69,10 +69,7 @@ fn write_now<T: Leaves>(
         out.push(if i == 0 { b'{' } else { b',' });
         let key = field.node.response_key().node.as_str();
         let name = field.node.name.node.as_str();
-        let leaf = match name {
-            "__typename" => Some(Value::String(root.introspection_type_name().into_owned())),
-            _ => root.leaf(name),
-        };
+        let leaf = leaf_of(root, name);
         let written = match leaf {
             Some(value) => crate::json::write_member(out, key, &value).is_ok(),
             None => match root.nested(name) {
@@ -134,6 +131,14 @@ impl<T: Leaves + Send + Sync> OutputType for List<T> {
             }
         }
         async_graphql::resolver_utils::resolve_list(ctx, field, self.0.iter().map(Fast), Some(self.0.len())).await
+    }
+}
+
+/// The value of `name` on `root` when it is a leaf (`__typename` included).
+fn leaf_of<T: Leaves>(root: &T, name: &str) -> Option<Value> {
+    match name {
+        "__typename" => Some(Value::String(root.introspection_type_name().into_owned())),
+        _ => root.leaf(name),
     }
 }
 
@@ -249,10 +254,7 @@ async fn render<T: Leaves>(
     let mut rest = Vec::new();
     for (i, field) in fields.iter().enumerate() {
         let name = field.node.name.node.as_str();
-        let leaf = match name {
-            "__typename" => Some(Value::String(root.introspection_type_name().into_owned())),
-            _ => root.leaf(name),
-        };
+        let leaf = leaf_of(root, name);
         if leaf.is_none() {
             rest.push(async move { (i, other(root, ctx, field).await) });
         }
@@ -326,20 +328,15 @@ fn plain_fields<'a, T: Leaves>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<&'a 
     ctx.data_opt::<Unhooked>()?;
     let items = &ctx.item.node.items;
     let mut fields = Vec::with_capacity(items.len());
-    // A bit per (length, last byte) of the keys so far: only a key whose bit is set already can
-    // repeat one, and only then are the keys compared (every object of a list runs this).
-    let mut seen = 0u64;
     for item in items {
         let Selection::Field(field) = &item.node else { return None };
         if !field.node.directives.is_empty() {
             return None;
         }
-        let key = field.node.response_key().node.as_str();
-        let bit = 1u64 << ((key.len() * 7 + usize::from(key.as_bytes().last().copied().unwrap_or(0))) % 64);
-        if seen & bit != 0 && fields.iter().any(|f: &&Positioned<Field>| f.node.response_key().node.as_str() == key) {
+        let key = &field.node.response_key().node;
+        if fields.iter().any(|f: &&Positioned<Field>| f.node.response_key().node == *key) {
             return None;
         }
-        seen |= bit;
         fields.push(field);
     }
     Some(fields)
@@ -355,10 +352,7 @@ async fn resolve<T: Leaves>(
     for field in fields {
         let key = field.node.response_key().node.clone();
         let name = field.node.name.node.as_str();
-        let leaf = match name {
-            "__typename" => Some(Value::String(root.introspection_type_name().into_owned())),
-            _ => root.leaf(name),
-        };
+        let leaf = leaf_of(root, name);
         match leaf {
             Some(value) => {
                 map.insert(key, value);
