@@ -1,5 +1,6 @@
 //! Our CPU per FullLearnerView, in process, for profiling: seeds one heavy learner through the
-//! API (goals with profiles, sessions, attempts, journal entries), then sends the contract's
+//! API (goals with profiles, sessions, attempts, journal entries with follow-ups, three completed
+//! profiling sessions, a portfolio project, recommended recipes), then sends the contract's
 //! FullLearnerView through the server's own router (`http::router`: the JSON body parsed, the
 //! request run, the response serialized to bytes, as over HTTP, minus the socket), one request
 //! at a time and then 16 at once, and prints wall and CPU time per view. Nothing but the router
@@ -49,6 +50,23 @@ struct Args {
 }
 
 const VIEW: &str = include_str!("../contract/learner-view.graphql");
+
+/// An answer to each question of the shipped bank (`data/profiling/question-bank.json`), leaning
+/// to the defender track.
+const ANSWERS: &[(&str, &str)] = &[
+    ("te_networking", "deep"),
+    ("te_programming", "none"),
+    ("te_operating_systems", "administer"),
+    ("ws_team_role", "investigator"),
+    ("ws_pressure", "triage"),
+    ("ws_focus", "deep_solo"),
+    ("sp_incident", "contain"),
+    ("sp_project", "soc"),
+    ("df_challenge", "hard"),
+    ("iv_motivation", "protect"),
+    ("iv_recognition", "team"),
+    ("rf_growth", "judgement"),
+];
 
 /// This process's CPU time (user + system) so far, in seconds.
 fn cpu_seconds() -> f64 {
@@ -125,11 +143,66 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     }
     for j in 0..200 {
-        run(
+        let entry = run(
             &schema,
             "mutation($l: ID!, $c: String!) { createJournalEntry(input: { learnerId: $l, content: $c, moodTags: [\"calm\", \"curious\"] }) { entry { id } } }",
             None,
             json!({ "l": learner, "c": format!("Entry {j}: today I practised fractions and felt calmer.") }),
+        )
+        .await?["createJournalEntry"]["entry"]["id"]
+            .clone();
+        // A follow-up on every fourth of the 20 newest entries, the ones the view shows.
+        if j >= 180 && j % 4 == 0 {
+            run(
+                &schema,
+                "mutation($e: ID!) { addJournalFollowUp(input: { entryId: $e, question: \"What helped?\", answer: \"A short walk.\" }) { followUp { id } } }",
+                None,
+                json!({ "e": entry }),
+            )
+            .await?;
+        }
+    }
+    // Three completed profiling sessions on the shipped bank, which make an outcome and a Value
+    // Statement, a portfolio project, and recipes for the outcome's gap skills.
+    for _ in 0..3 {
+        let session = run(
+            &schema,
+            "mutation($l: ID!) { startProfilingSession(input: { learnerId: $l }) { session { id } } }",
+            None,
+            json!({ "l": learner }),
+        )
+        .await?["startProfilingSession"]["session"]["id"]
+            .clone();
+        for (question, option) in ANSWERS {
+            run(
+                &schema,
+                "mutation($s: ID!, $q: String!, $o: String!) { answerProfilingQuestion(input: { sessionId: $s, questionId: $q, selectedOption: $o, responseTimeMs: 3000 }) { response { questionId } } }",
+                None,
+                json!({ "s": session, "q": question, "o": option }),
+            )
+            .await?;
+        }
+        run(
+            &schema,
+            "mutation($s: ID!) { completeProfilingSession(input: { sessionId: $s }) { session { id } } }",
+            None,
+            json!({ "s": session }),
+        )
+        .await?;
+    }
+    run(
+        &schema,
+        "mutation($l: ID!) { createPortfolioItem(input: { learnerId: $l, kind: PROJECT, title: \"Home lab\", content: \"A segmented network with an IDS.\" }) { item { id } } }",
+        None,
+        json!({ "l": learner }),
+    )
+    .await?;
+    for (r, code) in ["NET-101", "SOC-110", "IR-120", "NET-101", "SOC-110"].iter().enumerate() {
+        run(
+            &schema,
+            "mutation($s: String!, $t: String!, $c: [String!]!) { upsertRecipe(input: { slug: $s, title: $t, skillCodes: $c }) { created } }",
+            None,
+            json!({ "s": format!("recipe-{r}"), "t": format!("Recipe {r}"), "c": [code] }),
         )
         .await?;
     }
