@@ -3,10 +3,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use async_graphql::Value as ConstValue;
-use async_graphql::Variables;
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
+use async_graphql::parser::types::{BaseType, DocumentOperations, ExecutableDocument, OperationDefinition};
 use async_graphql::registry::{MetaType, MetaTypeName, Registry};
+use async_graphql::{Positioned, ServerError, ValidationResult, Value as ConstValue, Variables};
 
 use super::selection;
 
@@ -31,11 +31,16 @@ pub struct Document {
     pub document: ExecutableDocument,
     validated: AtomicBool,
     order: OnceLock<selection::Order>,
+    /// What `ValidationMode::Fast` answered for this document, by `Known::key`; at most `RESULTS`.
+    results: Mutex<Vec<(Vec<Option<ConstValue>>, ValidationResult)>>,
 }
+
+/// Validation results kept per document: a client sends a few page sizes, not hundreds.
+const RESULTS: usize = 16;
 
 impl Document {
     pub fn new(document: ExecutableDocument) -> Self {
-        Document { document, validated: AtomicBool::new(false), order: OnceLock::new() }
+        Document { document, validated: AtomicBool::new(false), order: OnceLock::new(), results: Mutex::default() }
     }
 
     /// The response key order of the operation `operation_name` selects, worked out on first use.
@@ -52,6 +57,90 @@ impl Document {
     /// Notes that a request with this document passed full validation.
     pub fn mark_validated(&self) {
         self.validated.store(true, Ordering::Relaxed);
+    }
+
+    fn result(&self, key: &[Option<ConstValue>]) -> Option<ValidationResult> {
+        let results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
+        results.iter().find(|(k, _)| k == key).map(|(_, result)| *result)
+    }
+
+    fn remember(&self, key: Vec<Option<ConstValue>>, result: ValidationResult) {
+        let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
+        if results.len() < RESULTS && !results.iter().any(|(k, _)| *k == key) {
+            results.push((key, result));
+        }
+    }
+}
+
+/// A request whose document has passed full validation and whose variables fit it (see
+/// `AppSchema::run`), with what `Reuse` needs to answer its validation from an earlier request.
+pub struct Known {
+    document: Arc<Document>,
+    key: Vec<Option<ConstValue>>,
+}
+
+impl Known {
+    /// The document and the values of the request's variables that can change what
+    /// `ValidationMode::Fast` answers for it.
+    ///
+    /// That mode checks the document (fragment cycles, uploads, cache hints, depth) and its
+    /// complexity, which our `complexity` functions compute from `first` and `last`, both `Int`. A
+    /// variable declared `String` or `ID` cannot stand for an `Int` argument in a document that
+    /// passed full validation, so those are left out of the key: FullLearnerView, whose one
+    /// variable is the learner's key, has one result for every learner. Every other variable is in
+    /// it, so a page size sent as a variable is checked once per size.
+    /// `tests::complexity_reads_only_int_arguments` holds the schema to that, and
+    /// `tests/api/http.rs` (`a_reused_validation_still_limits_each_page_size`) the behaviour.
+    pub fn new(document: Arc<Document>, variables: &Variables) -> Option<Self> {
+        let key = operation(&document.document)?
+            .node
+            .variable_definitions
+            .iter()
+            .filter(|def| !matches!(&def.node.var_type.node.base, BaseType::Named(n) if n == "String" || n == "ID"))
+            .map(|def| variables.get(&def.node.name.node).cloned())
+            .collect();
+        Some(Known { document, key })
+    }
+}
+
+/// Answers the validation of a `Known` request with what the same document and key got before, and
+/// keeps what it gets otherwise. Even `ValidationMode::Fast` walks the whole document with the
+/// registry (about a tenth of a FullLearnerView's instructions), for an answer that cannot change.
+/// It hooks nothing else, so the schema keeps `fast::Unhooked`.
+pub struct Reuse;
+
+impl ExtensionFactory for Reuse {
+    fn create(&self) -> Arc<dyn Extension> {
+        static REUSE: OnceLock<Arc<Reuse>> = OnceLock::new();
+        REUSE.get_or_init(|| Arc::new(Reuse)).clone()
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Reuse {
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let Some(known) = ctx.data_opt::<Known>() else { return next.run(ctx).await };
+        if let Some(result) = known.document.result(&known.key) {
+            return Ok(result);
+        }
+        let result = next.run(ctx).await;
+        if let Ok(result) = &result {
+            known.document.remember(known.key.clone(), *result);
+        }
+        result
+    }
+}
+
+/// The document's one operation (a cached document holds only the selected one).
+fn operation(document: &ExecutableDocument) -> Option<&Positioned<OperationDefinition>> {
+    match &document.operations {
+        DocumentOperations::Single(op) => Some(op),
+        DocumentOperations::Multiple(ops) if ops.len() == 1 => ops.values().next(),
+        DocumentOperations::Multiple(_) => None,
     }
 }
 
@@ -113,14 +202,7 @@ where
 /// missing value, an explicit top-level `null`, a type it does not know): such a request is
 /// validated in full, which reports the error as it always has.
 pub fn variables_fit(registry: &Registry, document: &ExecutableDocument, variables: &Variables) -> bool {
-    let operation = match &document.operations {
-        DocumentOperations::Single(op) => op,
-        DocumentOperations::Multiple(ops) if ops.len() == 1 => match ops.values().next() {
-            Some(op) => op,
-            None => return false,
-        },
-        DocumentOperations::Multiple(_) => return false,
-    };
+    let Some(operation) = operation(document) else { return false };
     operation.node.variable_definitions.iter().all(|def| {
         let def = &def.node;
         match variables.get(&def.name.node) {
@@ -167,5 +249,37 @@ fn fits(registry: &Registry, type_name: &str, value: &ConstValue) -> bool {
                 _ => false,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::registry::MetaType;
+
+    use super::*;
+
+    /// `Known::new` leaves `String` and `ID` variables out of the key, because no `complexity`
+    /// function of the schema reads an argument of those types: each reads `first` or `last`.
+    /// These are every `String` and `ID` argument of a field with a `complexity` function; one
+    /// added here must not be read by it, or `Known::new` must key on it.
+    #[test]
+    fn complexity_reads_only_int_arguments() {
+        const UNREAD: &[&str] =
+            &["after", "exerciseId", "goalId", "kind", "learnerId", "moodTag", "search", "sessionId", "skillCode"];
+        let registry = input_types::<super::super::Query, super::super::Mutation, super::super::live::Subscription>();
+        let mut found = std::collections::BTreeSet::new();
+        for ty in registry.types.values() {
+            let MetaType::Object { fields, .. } = ty else { continue };
+            for field in fields.values().filter(|f| f.compute_complexity.is_some()) {
+                for arg in field.args.values() {
+                    let base = MetaTypeName::concrete_typename(&arg.ty);
+                    if base == "String" || base == "ID" {
+                        found.insert(arg.name.clone());
+                    }
+                }
+            }
+        }
+        let unread: std::collections::BTreeSet<String> = UNREAD.iter().map(|s| s.to_string()).collect();
+        assert_eq!(found, unread);
     }
 }

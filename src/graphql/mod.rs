@@ -130,7 +130,12 @@ pub type Audited = Schema<audit::AuditedRoot<Query, false>, audit::AuditedRoot<M
 /// depends on a request's variables (`ValidationMode::Fast`: the depth and complexity limits). A
 /// document the cache holds runs on the second once it has passed the first and its variables fit
 /// their declared types (`documents::variables_fit`): the rules that read only the document cost
-/// about a tenth of a FullLearnerView's instructions, for an answer that cannot change.
+/// about a tenth of a FullLearnerView's instructions, for an answer that cannot change. The second
+/// has one extension, `documents::Reuse`, which answers even that validation from an earlier
+/// request with the same document and the same values of the variables that can change it; it
+/// hooks no field, and the view's objects resolve on the fast path (`fast`), which does not look
+/// at extensions, so the executor's slower path with extensions is left to the few fields outside
+/// it.
 #[derive(Clone)]
 pub struct AppSchema {
     plain: Executable,
@@ -205,6 +210,9 @@ impl AppSchema {
         };
         let checked =
             document.validated() && documents::variables_fit(&self.inputs, &document.document, &request.variables);
+        if checked && let Some(known) = documents::Known::new(document.clone(), &request.variables) {
+            request = request.data(known);
+        }
         request.set_parsed_query(document.document.clone());
         let mut response = errors::finish_without_extension(execute(request, checked).await);
         if !errors::is_request_error(&response) {
@@ -263,16 +271,24 @@ pub fn build_schema(state: AppState) -> AppSchema {
     }
     // The schemas without extensions, validating in `mode`.
     let plain = |mode| {
-        configure(Schema::build(Query::default(), Mutation::default(), live::Subscription), &state)
+        let builder = configure(Schema::build(Query::default(), Mutation::default(), live::Subscription), &state)
             .data(fast::Unhooked)
-            .validation_mode(mode)
-            .finish()
+            .validation_mode(mode);
+        match mode {
+            ValidationMode::Fast => builder.extension(documents::Reuse),
+            ValidationMode::Strict => builder,
+        }
+        .finish()
     };
     let audited = |mode| {
-        configure(Schema::build(Default::default(), Default::default(), live::Subscription), &state)
+        let builder = configure(Schema::build(Default::default(), Default::default(), live::Subscription), &state)
             .data(fast::Unhooked)
-            .validation_mode(mode)
-            .finish()
+            .validation_mode(mode);
+        match mode {
+            ValidationMode::Fast => builder.extension(documents::Reuse),
+            ValidationMode::Strict => builder,
+        }
+        .finish()
     };
     let inputs = Arc::new(documents::input_types::<Query, Mutation, live::Subscription>());
     let full = configure(Schema::build(Query::default(), Mutation::default(), live::Subscription), &state)

@@ -11,6 +11,7 @@ crate::on_each_backend!(
     batches_are_limited,
     depth_and_complexity_limits_carry_codes,
     a_validated_document_answers_bad_variables_as_a_new_one_does,
+    a_reused_validation_still_limits_each_page_size,
     health_and_readiness_answer,
     graphiql_introspection_fits_the_default_limits,
     cross_origin_requests_follow_the_configured_origins,
@@ -130,6 +131,29 @@ async fn depth_and_complexity_limits_carry_codes(b: Backend) {
     assert_eq!(first_code(&body), "QUERY_TOO_COMPLEX");
     let (_, body) = app.post(None, json!({ "query": "{ learners(first: 5) { edges { cursor } } }" })).await;
     assert!(body.get("errors").is_none(), "a modest query passes: {body}");
+}
+
+/// A document that has passed validation reuses the answer for later requests with the same
+/// page sizes (`documents::Reuse`), whatever its `String` variables: a page size that makes it too
+/// complex is still refused, every time, and the answers follow each request's variables.
+async fn a_reused_validation_still_limits_each_page_size(b: Backend) {
+    let app = TestApp::spawn_with(b, Default::default(), |c| c.max_complexity = 500).await;
+    let (ada, bo) = (app.learner("ada").await, app.learner("bo").await);
+    let query = "query($n: Int!, $e: String!) { learners(first: $n) { edges { node { attempts(first: $n) { edges { cursor } } } } } \
+                 learner(externalId: $e) { id } }";
+    let ask = |n: i64, e: &str| app.post(None, json!({ "query": query, "variables": { "n": n, "e": e } }));
+    for (n, e, learner) in [(2, "ada", &ada), (2, "bo", &bo), (2, "ada", &ada), (1, "bo", &bo)] {
+        let (status, body) = ask(n, e).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["learner"]["id"], json!(learner), "{body}");
+        assert_eq!(body["data"]["learners"]["edges"].as_array().map(Vec::len), Some(n as usize), "{body}");
+        for _ in 0..2 {
+            let (_, body) = ask(100, e).await;
+            assert_eq!(first_code(&body), "QUERY_TOO_COMPLEX", "{body}");
+        }
+    }
+    let (_, body) = ask(2, "nobody").await;
+    assert_eq!(body["data"]["learner"], json!(null), "{body}");
 }
 
 async fn health_and_readiness_answer(b: Backend) {
