@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use async_graphql::{BatchResponse, Response, Value};
+use async_graphql::{BatchResponse, Name, Response, Value};
 
 /// The size of the last body written: the next one starts with that much room, so a large
 /// response is not copied through a dozen doublings of its buffer.
@@ -67,17 +67,27 @@ fn write_response(out: &mut Vec<u8>, r: &Response, fragments: Fragments) -> serd
     Ok(())
 }
 
-/// `"key":value`, as a member of an object `to_vec` writes with `Fragments::Raw`.
-pub fn write_member(out: &mut Vec<u8>, key: &str, value: &Value) -> serde_json::Result<()> {
-    write_key(out, key)?;
-    write_value(out, value, Fragments::Raw)
+/// `"key":value`, as a member of an object `to_vec` writes with `Fragments::Raw`; `key` is a
+/// response key (see `write_key`).
+pub fn write_member(out: &mut Vec<u8>, key: &Name, value: &Value) -> serde_json::Result<()> {
+    write_key(out, key);
+    write_raw(out, value)
 }
 
-/// `"key":`, before a member's value.
-pub fn write_key(out: &mut Vec<u8>, key: &str) -> serde_json::Result<()> {
-    write_str(out, key)?;
-    out.push(b':');
-    Ok(())
+/// `"key":`, before a member's value. `key` is a response key of a parsed document, a GraphQL
+/// name (`[_A-Za-z][_0-9A-Za-z]*`, the only names the parser accepts), which never needs
+/// escaping.
+pub fn write_key(out: &mut Vec<u8>, key: &Name) {
+    debug_assert!(!needs_escape(key.as_bytes()), "{key}");
+    out.reserve(key.len() + 3);
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// A value as `to_vec` writes it with `Fragments::Raw`.
+pub fn write_raw(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
+    write_value(out, value, Fragments::Raw)
 }
 
 fn write_value(out: &mut Vec<u8>, value: &Value, fragments: Fragments) -> serde_json::Result<()> {
@@ -117,7 +127,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value, fragments: Fragments) -> serde_
 }
 
 /// A JSON string: copied between quotes when no byte needs escaping, else written by serde_json.
-fn write_str(out: &mut Vec<u8>, s: &str) -> serde_json::Result<()> {
+pub fn write_str(out: &mut Vec<u8>, s: &str) -> serde_json::Result<()> {
     if needs_escape(s.as_bytes()) {
         return serde_json::to_writer(&mut *out, s);
     }

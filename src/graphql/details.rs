@@ -8,6 +8,7 @@ use entity::{
 };
 
 use super::access::LearnerScope;
+use super::fast::{Leaf, Leaves, List, json, text, time, time_opt, value};
 use super::loaders;
 use super::practice::Attempt;
 use crate::domain::validate;
@@ -50,6 +51,19 @@ impl Preference {
     }
 }
 
+impl Leaves for Preference {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
+        let r = &self.0;
+        Some(match name {
+            "category" => text(&r.category),
+            "value" => text(&r.value),
+            "createdAt" => time(&r.created_at),
+            "updatedAt" => time(&r.updated_at),
+            _ => return None,
+        })
+    }
+}
+
 /// The latest metrics of one diagnostic task, with the earlier records.
 pub struct CognitiveMetric {
     scope: LearnerScope,
@@ -59,6 +73,18 @@ pub struct CognitiveMetric {
 impl CognitiveMetric {
     pub fn new(scope: LearnerScope, row: cognitive_metric::Model) -> Self {
         CognitiveMetric { scope, row }
+    }
+}
+
+impl Leaves for CognitiveMetric {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
+        let r = &self.row;
+        Some(match name {
+            "taskName" => text(&r.task_name),
+            "metrics" => json(&r.metrics),
+            "recordedAt" => time(&r.recorded_at),
+            _ => return None,
+        })
     }
 }
 
@@ -120,6 +146,22 @@ impl ObjectiveProgress {
     }
 }
 
+impl Leaves for ObjectiveProgress {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
+        let r = &self.row;
+        Some(match name {
+            "objectiveId" => text(&r.objective_id),
+            "status" => value(&ObjectiveStatus::from(r.status)),
+            "score" => value(&r.score),
+            "details" => json(&r.details),
+            "startedAt" => time_opt(&r.started_at),
+            "completedAt" => time_opt(&r.completed_at),
+            "updatedAt" => time(&r.updated_at),
+            _ => return None,
+        })
+    }
+}
+
 /// A learner's progress on one learning objective.
 #[Object]
 impl ObjectiveProgress {
@@ -167,6 +209,19 @@ impl ObjectiveProgress {
 /// A badge a learner earned.
 pub struct Badge(pub badge::Model);
 
+impl Leaves for Badge {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
+        let r = &self.0;
+        Some(match name {
+            "badgeId" => text(&r.badge_id),
+            "name" => text(&r.name),
+            "details" => json(&r.details),
+            "earnedAt" => time(&r.earned_at),
+            _ => return None,
+        })
+    }
+}
+
 /// A badge a learner earned.
 #[Object]
 impl Badge {
@@ -203,9 +258,9 @@ pub struct LearnerDetails(pub LearnerScope);
 impl LearnerDetails {
     /// Preferences, by category.
     #[graphql(complexity = "list_cost(child_complexity)")]
-    async fn preferences(&self, ctx: &Context<'_>) -> ApiResult<Vec<Preference>> {
+    async fn preferences(&self, ctx: &Context<'_>) -> ApiResult<List<Preference>> {
         let rows = loaders::all_of::<preference::Entity>(ctx, &self.0).await?;
-        Ok(rows.into_iter().take(MAX_PER_KIND).map(Preference).collect())
+        Ok(List(rows.into_iter().take(MAX_PER_KIND).map(Preference).collect()))
     }
     /// Interests, oldest first.
     #[graphql(complexity = "list_cost(child_complexity)")]
@@ -221,9 +276,9 @@ impl LearnerDetails {
     }
     /// The latest metrics of each diagnostic task, by task name.
     #[graphql(complexity = "list_cost(child_complexity)")]
-    async fn cognitive_metrics(&self, ctx: &Context<'_>) -> ApiResult<Vec<CognitiveMetric>> {
+    async fn cognitive_metrics(&self, ctx: &Context<'_>) -> ApiResult<List<CognitiveMetric>> {
         let rows = loaders::all_of::<cognitive_metric::Entity>(ctx, &self.0).await?;
-        Ok(rows.into_iter().take(MAX_PER_KIND).map(|m| CognitiveMetric::new(self.0.clone(), m)).collect())
+        Ok(List(rows.into_iter().take(MAX_PER_KIND).map(|m| CognitiveMetric::new(self.0.clone(), m)).collect()))
     }
     /// Progress on learning objectives, in the order they were first recorded.
     #[graphql(complexity = "list_cost(child_complexity)")]
@@ -231,20 +286,21 @@ impl LearnerDetails {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only objectives with this status.")] status: Option<ObjectiveStatus>,
-    ) -> ApiResult<Vec<ObjectiveProgress>> {
+    ) -> ApiResult<List<ObjectiveProgress>> {
         let rows = loaders::all_of::<objective_progress::Entity>(ctx, &self.0).await?;
         let status = status.map(entity::objective_progress::ObjectiveStatus::from);
-        Ok(rows
-            .into_iter()
-            .filter(|o| status.is_none_or(|s| o.status == s))
-            .take(MAX_PER_KIND)
-            .map(|o| ObjectiveProgress::new(self.0.clone(), o))
-            .collect())
+        Ok(List(
+            rows.into_iter()
+                .filter(|o| status.is_none_or(|s| o.status == s))
+                .take(MAX_PER_KIND)
+                .map(|o| ObjectiveProgress::new(self.0.clone(), o))
+                .collect(),
+        ))
     }
     /// Badges, in the order they were earned.
     #[graphql(complexity = "list_cost(child_complexity)")]
-    async fn badges(&self, ctx: &Context<'_>) -> ApiResult<Vec<Badge>> {
+    async fn badges(&self, ctx: &Context<'_>) -> ApiResult<List<Badge>> {
         let rows = loaders::all_of::<badge::Entity>(ctx, &self.0).await?;
-        Ok(rows.into_iter().take(MAX_PER_KIND).map(Badge).collect())
+        Ok(List(rows.into_iter().take(MAX_PER_KIND).map(Badge).collect()))
     }
 }

@@ -17,10 +17,13 @@ use std::borrow::Cow;
 use std::pin::Pin;
 
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{Field, Selection};
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::{ContainerType, ContextSelectionSet, InputType, Name, OutputType, Positioned, ServerResult, Value};
 use chrono::{DateTime, Datelike, Timelike, Utc};
+use sea_orm::prelude::Uuid;
+
+use super::ids::{self, Kind};
 
 /// Scalar fields a type answers from what it already holds.
 pub trait Leaves: OutputType + ContainerType {
@@ -29,7 +32,7 @@ pub trait Leaves: OutputType + ContainerType {
 
     /// The value of the scalar field `name`, exactly as its resolver would give it; `None` for a
     /// field that needs its resolver (or that does not exist).
-    fn leaf(&self, _name: &str) -> Option<Value> {
+    fn leaf(&self, _name: &str) -> Option<Leaf<'_>> {
         None
     }
 
@@ -42,41 +45,62 @@ pub trait Leaves: OutputType + ContainerType {
 
 /// An object on the fast path, written in place by a `List`.
 pub trait Written {
-    /// Appends the object's JSON text for the selection of `ctx` when each selected field is a
-    /// leaf or a nested object written in place; otherwise leaves `out` as it was and says so.
-    fn write_in(&self, ctx: &ContextSelectionSet<'_>, out: &mut Vec<u8>) -> bool;
+    /// The fields of `set` when the object can be written for them (`selected`).
+    fn plain<'a>(&self, set: &'a Positioned<SelectionSet>) -> Option<Vec<&'a Positioned<Field>>>;
+
+    /// Appends the object's JSON text for `fields` (what `plain` gave for the selection of `ctx`)
+    /// when each is a leaf or a nested object written in place; otherwise leaves `out` as it was
+    /// and says so.
+    fn write_with(&self, ctx: &ContextSelectionSet<'_>, fields: &[&Positioned<Field>], out: &mut Vec<u8>) -> bool;
 }
 
 impl<T: Leaves> Written for T {
-    fn write_in(&self, ctx: &ContextSelectionSet<'_>, out: &mut Vec<u8>) -> bool {
-        match plain_fields::<T>(ctx) {
-            Some(fields) => write_now(self, ctx, &fields, out),
-            None => false,
-        }
+    fn plain<'a>(&self, set: &'a Positioned<SelectionSet>) -> Option<Vec<&'a Positioned<Field>>> {
+        selected::<T>(set)
+    }
+
+    fn write_with(&self, ctx: &ContextSelectionSet<'_>, fields: &[&Positioned<Field>], out: &mut Vec<u8>) -> bool {
+        write_now(self, ctx, fields, &mut Vec::new(), out)
     }
 }
 
+/// The fields of each nested object `write_now` wrote, by the index of its field: the same for
+/// every item of a list, so worked out for the first.
+type Plans<'a> = Vec<Option<Option<Vec<&'a Positioned<Field>>>>>;
+
 /// Writes `root`'s `fields` (in query order, each key once) into `out` when each is a leaf or a
 /// nested object written in place; otherwise leaves `out` as it was and returns false.
-fn write_now<T: Leaves>(
+fn write_now<'a, T: Leaves>(
     root: &T,
     ctx: &ContextSelectionSet<'_>,
-    fields: &[&Positioned<Field>],
+    fields: &[&'a Positioned<Field>],
+    plans: &mut Plans<'a>,
     out: &mut Vec<u8>,
 ) -> bool {
     let start = out.len();
     for (i, field) in fields.iter().enumerate() {
         out.push(if i == 0 { b'{' } else { b',' });
-        let key = field.node.response_key().node.as_str();
+        let key = &field.node.response_key().node;
         let name = field.node.name.node.as_str();
         let leaf = leaf_of(root, name);
         let written = match leaf {
-            Some(value) => crate::json::write_member(out, key, &value).is_ok(),
+            Some(leaf) => {
+                crate::json::write_key(out, key);
+                leaf.write(out).is_ok()
+            }
             None => match root.nested(name) {
                 Some(nested) if field.node.arguments.is_empty() => {
-                    crate::json::write_key(out, key).is_ok() && {
-                        let ctx_field = ctx.with_field(field);
-                        nested.write_in(&ctx_field.with_selection_set(&field.node.selection_set), out)
+                    crate::json::write_key(out, key);
+                    if plans.len() < fields.len() {
+                        plans.resize_with(fields.len(), || None);
+                    }
+                    match plans[i].get_or_insert_with(|| nested.plain(&field.node.selection_set)) {
+                        Some(nested_fields) => {
+                            let ctx_field = ctx.with_field(field);
+                            let ctx_set = ctx_field.with_selection_set(&field.node.selection_set);
+                            nested.write_with(&ctx_set, nested_fields, out)
+                        }
+                        None => false,
                     }
                 }
                 _ => false,
@@ -116,11 +140,12 @@ impl<T: Leaves + Send + Sync> OutputType for List<T> {
             let mut out = Vec::with_capacity((2 + self.0.len() * 64 * fields.len()).min(64 * 1024));
             out.push(b'[');
             let mut written = true;
+            let mut plans = Plans::new();
             for (i, item) in self.0.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                if !write_now(item, ctx, &fields, &mut out) {
+                if !write_now(item, ctx, &fields, &mut plans, &mut out) {
                     written = false;
                     break;
                 }
@@ -130,73 +155,177 @@ impl<T: Leaves + Send + Sync> OutputType for List<T> {
                 return Ok(Value::Binary(out.into()));
             }
         }
-        async_graphql::resolver_utils::resolve_list(ctx, field, self.0.iter().map(Fast), Some(self.0.len())).await
+        if ctx.data_opt::<Unhooked>().is_none() {
+            return async_graphql::resolver_utils::resolve_list(
+                ctx,
+                field,
+                self.0.iter().map(Fast),
+                Some(self.0.len()),
+            )
+            .await;
+        }
+        // What `resolve_list` does on a schema without extensions. A schema whose extensions hook
+        // no field (`Unhooked`) gets the same, rather than a hook call and a type name formatted
+        // per item.
+        let items = self.0.iter().enumerate().map(|(i, item)| async move {
+            let ctx_item = ctx.with_index(i);
+            Fast(item).resolve(&ctx_item, field).await.map_err(|e| ctx_item.set_error_path(e))
+        });
+        Ok(Value::List(futures_util::future::try_join_all(items).await?))
     }
 }
 
 /// The value of `name` on `root` when it is a leaf (`__typename` included).
-fn leaf_of<T: Leaves>(root: &T, name: &str) -> Option<Value> {
+fn leaf_of<'a, T: Leaves>(root: &'a T, name: &str) -> Option<Leaf<'a>> {
     match name {
-        "__typename" => Some(Value::String(root.introspection_type_name().into_owned())),
+        "__typename" => Some(match root.introspection_type_name() {
+            Cow::Borrowed(name) => Leaf::Text(name),
+            Cow::Owned(name) => Leaf::Value(Value::String(name)),
+        }),
         _ => root.leaf(name),
     }
 }
 
-/// A leaf's value as its resolver's return type gives it to the executor.
-pub fn value<T: InputType>(v: &T) -> Value {
-    v.to_value()
+/// A leaf's value as `Leaves::leaf` gives it: the `Value` its resolver would give, or what makes
+/// one (text, a time, a global id), which a body can take as JSON text without building a `Value`
+/// (an allocation and a copy for each string of each object, then a free).
+pub enum Leaf<'a> {
+    Value(Value),
+    /// A string.
+    Text(&'a str),
+    /// A time, as `time` gives it.
+    Time(DateTime<Utc>),
+    /// A global id, as `ids::encode` gives it.
+    Id(Kind, Uuid),
 }
 
-/// A `DateTime` leaf, exactly as `value` gives it (chrono's `to_rfc3339`: `+00:00`, and the
-/// fraction in 0, 3, 6 or 9 digits, the fewest that hold it), written without `core::fmt`: chrono
-/// formats every part through a `Formatter`, about 740 instructions per time, and every attempt,
-/// session and journal entry has two. Years outside 0..=9999 and leap seconds go to chrono.
-pub fn time(at: &DateTime<Utc>) -> Value {
+impl Leaf<'_> {
+    /// The value the field's resolver gives.
+    pub fn into_value(self) -> Value {
+        match self {
+            Leaf::Value(value) => value,
+            Leaf::Text(text) => Value::String(text.to_owned()),
+            Leaf::Time(at) => time_value(&at),
+            Leaf::Id(kind, id) => Value::String(ids::encode(kind, id).0),
+        }
+    }
+
+    /// Appends the value as `json::to_vec` writes `into_value`.
+    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self {
+            Leaf::Value(value) => crate::json::write_raw(out, value),
+            Leaf::Text(text) => crate::json::write_str(out, text),
+            Leaf::Time(at) => {
+                let start = out.len();
+                out.push(b'"');
+                if rfc3339(at, out) {
+                    out.push(b'"');
+                    Ok(())
+                } else {
+                    out.truncate(start);
+                    crate::json::write_raw(out, &time_value(at))
+                }
+            }
+            Leaf::Id(kind, id) => {
+                out.push(b'"');
+                ids::write(out, *kind, *id);
+                out.push(b'"');
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A leaf's value as its resolver's return type gives it to the executor.
+pub fn value<T: InputType>(v: &T) -> Leaf<'static> {
+    Leaf::Value(v.to_value())
+}
+
+/// A string leaf.
+pub fn text(v: &str) -> Leaf<'_> {
+    Leaf::Text(v)
+}
+
+/// An optional string leaf: `null` when absent.
+pub fn text_opt(v: Option<&str>) -> Leaf<'_> {
+    v.map_or(Leaf::Value(Value::Null), Leaf::Text)
+}
+
+/// A global id leaf.
+pub fn id(kind: Kind, id: Uuid) -> Leaf<'static> {
+    Leaf::Id(kind, id)
+}
+
+/// A `Json` leaf (`Option<Json<_>>` too), as its resolver gives it: the value itself, not the
+/// string `value` would make of it.
+pub fn json<T: serde::Serialize>(v: &T) -> Leaf<'static> {
+    Leaf::Value(async_graphql::to_value(v).unwrap_or_default())
+}
+
+/// A `DateTime` leaf.
+pub fn time(at: &DateTime<Utc>) -> Leaf<'static> {
+    Leaf::Time(*at)
+}
+
+/// An optional `DateTime` leaf: `null` when absent, as `value` gives it.
+pub fn time_opt(at: &Option<DateTime<Utc>>) -> Leaf<'static> {
+    at.map_or(Leaf::Value(Value::Null), Leaf::Time)
+}
+
+/// A `DateTime` as `value` gives it (chrono's `to_rfc3339`).
+fn time_value(at: &DateTime<Utc>) -> Value {
+    let mut out = Vec::with_capacity(35);
+    if rfc3339(at, &mut out)
+        && let Ok(text) = String::from_utf8(out)
+    {
+        return Value::String(text);
+    }
+    at.to_value()
+}
+
+/// Appends `at` exactly as chrono's `to_rfc3339` writes it (`+00:00`, and the fraction in 0, 3, 6
+/// or 9 digits, the fewest that hold it), without `core::fmt`: chrono formats every part through
+/// a `Formatter`, about 740 instructions per time, and every attempt, session and journal entry
+/// has two. Years outside 0..=9999 and leap seconds are left to chrono: false, and nothing written.
+fn rfc3339(at: &DateTime<Utc>, out: &mut Vec<u8>) -> bool {
     let (date, clock) = (at.date_naive(), at.time());
     let (year, nano) = (date.year(), clock.nanosecond());
     if !(0..=9999).contains(&year) || nano >= 1_000_000_000 {
-        return value(at);
+        return false;
     }
-    let mut out = String::with_capacity(35);
-    let digits = |out: &mut String, value: u32, width: u32, then: Option<char>| {
+    out.reserve(35);
+    let digits = |out: &mut Vec<u8>, value: u32, width: u32, then: Option<u8>| {
         for place in (0..width).rev() {
-            out.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
+            out.push(b'0' + (value / 10u32.pow(place) % 10) as u8);
         }
         out.extend(then);
     };
-    digits(&mut out, year as u32, 4, Some('-'));
-    digits(&mut out, date.month(), 2, Some('-'));
-    digits(&mut out, date.day(), 2, Some('T'));
-    digits(&mut out, clock.hour(), 2, Some(':'));
-    digits(&mut out, clock.minute(), 2, Some(':'));
-    digits(&mut out, clock.second(), 2, None);
+    digits(out, year as u32, 4, Some(b'-'));
+    digits(out, date.month(), 2, Some(b'-'));
+    digits(out, date.day(), 2, Some(b'T'));
+    digits(out, clock.hour(), 2, Some(b':'));
+    digits(out, clock.minute(), 2, Some(b':'));
+    digits(out, clock.second(), 2, None);
     if nano != 0 {
-        out.push('.');
+        out.push(b'.');
         match nano {
-            _ if nano % 1_000_000 == 0 => digits(&mut out, nano / 1_000_000, 3, None),
-            _ if nano % 1_000 == 0 => digits(&mut out, nano / 1_000, 6, None),
-            _ => digits(&mut out, nano, 9, None),
+            _ if nano % 1_000_000 == 0 => digits(out, nano / 1_000_000, 3, None),
+            _ if nano % 1_000 == 0 => digits(out, nano / 1_000, 6, None),
+            _ => digits(out, nano, 9, None),
         }
     }
-    out.push_str("+00:00");
-    Value::String(out)
+    out.extend_from_slice(b"+00:00");
+    true
 }
 
-/// `time` for an optional `DateTime` leaf: `null` when absent, as `value` gives it.
-pub fn time_opt(at: &Option<DateTime<Utc>>) -> Value {
-    match at {
-        Some(at) => time(at),
-        None => Value::Null,
-    }
-}
-
-/// Marks a schema whose requests run without extensions (see the module comment).
+/// Marks a schema whose requests run without extensions that hook fields (see the module comment);
+/// `documents::Reuse`, which hooks only validation, may be there.
 pub struct Unhooked;
 
 impl<T: Leaves> Leaves for &T {
     const ANY: bool = T::ANY;
 
-    fn leaf(&self, name: &str) -> Option<Value> {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
         (**self).leaf(name)
     }
 
@@ -250,7 +379,7 @@ async fn render<T: Leaves>(
     ctx: &ContextSelectionSet<'_>,
     fields: &[&Positioned<Field>],
 ) -> ServerResult<Value> {
-    let mut values: Vec<Option<Value>> = Vec::with_capacity(fields.len());
+    let mut values: Vec<Option<Leaf<'_>>> = Vec::with_capacity(fields.len());
     let mut rest = Vec::new();
     for (i, field) in fields.iter().enumerate() {
         let name = field.node.name.node.as_str();
@@ -262,21 +391,38 @@ async fn render<T: Leaves>(
     }
     for (i, result) in futures_util::future::join_all(rest).await {
         match result {
-            Ok(value) => values[i] = Some(value.unwrap_or_default()),
+            Ok(value) => values[i] = Some(Leaf::Value(value.unwrap_or_default())),
             // As the executor does: the error is reported and the field left out.
             Err(e) => ctx.add_error(e),
         }
     }
     let written = fields.iter().zip(&values).all(|(field, value)| match value {
-        Some(value) => field.node.selection_set.node.items.is_empty() || in_order(value),
-        None => true,
+        Some(Leaf::Value(value)) => field.node.selection_set.node.items.is_empty() || in_order(value),
+        _ => true,
     });
     if written {
-        let mut out = Vec::with_capacity(64 * fields.len());
+        // Sized for the text below, so the object's children (a page's edges, a learner's pages)
+        // are copied in once, not again at each doubling.
+        let size: usize = fields
+            .iter()
+            .zip(&values)
+            .map(|(field, value)| {
+                field.node.response_key().node.len()
+                    + 4
+                    + match value {
+                        Some(Leaf::Value(Value::Binary(text))) => text.len(),
+                        Some(Leaf::Value(Value::String(text))) => text.len() + 2,
+                        Some(Leaf::Text(text)) => text.len() + 2,
+                        _ => 40,
+                    }
+            })
+            .sum();
+        let mut out = Vec::with_capacity(size + 2);
         let text = fields.iter().zip(&values).try_for_each(|(field, value)| match value {
             Some(value) => {
                 out.push(if out.is_empty() { b'{' } else { b',' });
-                crate::json::write_member(&mut out, field.node.response_key().node.as_str(), value)
+                crate::json::write_key(&mut out, &field.node.response_key().node);
+                value.write(&mut out)
             }
             None => Ok(()),
         });
@@ -291,7 +437,7 @@ async fn render<T: Leaves>(
     let mut map: IndexMap<Name, Value> = IndexMap::with_capacity(fields.len());
     for (field, value) in fields.iter().zip(values) {
         if let Some(value) = value {
-            map.insert(field.node.response_key().node.clone(), value);
+            map.insert(field.node.response_key().node.clone(), value.into_value());
         }
     }
     Ok(if map.is_empty() { Value::Null } else { Value::Object(map) })
@@ -326,7 +472,15 @@ fn plain_fields<'a, T: Leaves>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<&'a 
         return None;
     }
     ctx.data_opt::<Unhooked>()?;
-    let items = &ctx.item.node.items;
+    selected::<T>(ctx.item)
+}
+
+/// `plain_fields` of a selection set below one that passed it (so on the same schema).
+fn selected<T: Leaves>(set: &Positioned<SelectionSet>) -> Option<Vec<&Positioned<Field>>> {
+    if !T::ANY {
+        return None;
+    }
+    let items = &set.node.items;
     let mut fields = Vec::with_capacity(items.len());
     for item in items {
         let Selection::Field(field) = &item.node else { return None };
@@ -354,8 +508,8 @@ async fn resolve<T: Leaves>(
         let name = field.node.name.node.as_str();
         let leaf = leaf_of(root, name);
         match leaf {
-            Some(value) => {
-                map.insert(key, value);
+            Some(leaf) => {
+                map.insert(key, leaf.into_value());
             }
             None => {
                 // Holds the key's place, so the map stays in query order.
@@ -397,14 +551,21 @@ executor_only!(
     super::event::LearnerEvent,
     super::meditation::MeditationReflection,
     super::profiling::Recipe,
-    super::learner::Learner,
 );
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// `time` must give chrono's `to_rfc3339`, which is what the executor's path answers.
+    /// The value and the text of a leaf.
+    fn both(leaf: Leaf<'_>) -> (String, Value) {
+        let mut out = Vec::new();
+        leaf.write(&mut out).unwrap();
+        (String::from_utf8(out).unwrap(), leaf.into_value())
+    }
+
+    /// `time` must give chrono's `to_rfc3339`, which is what the executor's path answers, as a
+    /// value and as text.
     #[test]
     fn times_are_written_as_chrono_writes_them() {
         let cases = [
@@ -420,14 +581,32 @@ mod tests {
             "9999-12-31T23:59:59.999999999Z",
             "2016-12-31T23:59:60.5Z",
         ];
+        let chrono = |at: DateTime<Utc>| (format!("\"{}\"", at.to_rfc3339()), Value::String(at.to_rfc3339()));
         for case in cases {
             let at = DateTime::parse_from_rfc3339(case).unwrap().with_timezone(&Utc);
-            assert_eq!(time(&at), Value::String(at.to_rfc3339()), "{case}");
+            assert_eq!(both(time(&at)), chrono(at), "{case}");
+            assert_eq!(both(time_opt(&Some(at))), chrono(at), "{case}");
         }
         for micros in [-62_167_219_200_000_001, 253_402_300_800_000_000, 0, 1, 999_999] {
             let at = DateTime::from_timestamp_micros(micros).unwrap();
-            assert_eq!(time(&at), Value::String(at.to_rfc3339()), "{micros}");
+            assert_eq!(both(time(&at)), chrono(at), "{micros}");
         }
-        assert_eq!(time_opt(&None), Value::Null);
+        assert_eq!(both(time_opt(&None)), ("null".to_owned(), Value::Null));
+    }
+
+    /// Text and ids are written as `json::to_vec` writes their values.
+    #[test]
+    fn text_and_ids_are_written_as_their_values() {
+        for s in ["", "plain", "quote \" and \\ and \n", "é☃"] {
+            let (text, value) = both(text(s));
+            assert_eq!(value, Value::String(s.to_owned()));
+            assert_eq!(text, serde_json::to_string(s).unwrap());
+        }
+        assert_eq!(both(text_opt(None)), ("null".to_owned(), Value::Null));
+        for kind in Kind::ALL {
+            let uuid = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+            let encoded = ids::encode(*kind, uuid).0;
+            assert_eq!(both(id(*kind, uuid)), (format!("\"{encoded}\""), Value::String(encoded)));
+        }
     }
 }

@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, Order, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::OnceCell;
 
 use super::access::{self, LearnerScope, of_learner, parts};
-use super::fast::{Leaves, List, time, time_opt, value};
+use super::fast::{Leaf, Leaves, List, id, json, text, text_opt, time, time_opt, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders::{self, GoalOf};
@@ -61,18 +61,18 @@ impl Goal {
 }
 
 impl Leaves for Goal {
-    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
         if name == "id" {
-            return Some(value(&ids::encode(Kind::Goal, self.id)));
+            return Some(id(Kind::Goal, self.id));
         }
         // A goal reached by id loads its row through its resolvers.
         let r = self.row.get()?;
         Some(match name {
-            "externalId" => value(&r.external_id),
-            "title" => value(&r.title),
+            "externalId" => text_opt(r.external_id.as_deref()),
+            "title" => text(&r.title),
             "status" => value(&GoalStatus::from(r.status)),
             // What `Json`'s resolver gives.
-            "profile" => async_graphql::to_value(&r.profile).unwrap_or_default(),
+            "profile" => json(&r.profile),
             "profileVersion" => value(&r.profile_version),
             "profileUpdatedAt" => time_opt(&r.profile_updated_at),
             "createdAt" => time(&r.created_at),

@@ -12,18 +12,37 @@ use crate::error::{ApiError, ApiResult};
 pub use super::node::Kind;
 
 pub fn encode(kind: Kind, id: Uuid) -> ID {
-    // `Tag:` and the UUID's 32 hex digits, assembled on the stack: this runs for every node of
-    // every page, and `format!` cost as much again as the base64 encoding.
-    let mut text = [0u8; 96];
+    ID(URL_SAFE_NO_PAD.encode(plain(kind, id, &mut [0u8; 96])))
+}
+
+/// Appends `encode(kind, id)` to `out`, without a `String` between.
+pub fn write(out: &mut Vec<u8>, kind: Kind, id: Uuid) {
+    let mut buffer = [0u8; 96];
+    let text = plain(kind, id, &mut buffer);
+    let start = out.len();
+    // Four characters for each three bytes, the last group unpadded.
+    out.resize(start + text.len().div_ceil(3) * 4, 0);
+    match URL_SAFE_NO_PAD.encode_slice(&text, &mut out[start..]) {
+        Ok(n) => out.truncate(start + n),
+        Err(_) => {
+            out.truncate(start);
+            out.extend_from_slice(URL_SAFE_NO_PAD.encode(&text).as_bytes());
+        }
+    }
+}
+
+/// `Tag:` and the UUID's 32 hex digits, assembled in `buffer`: this runs for every node of every
+/// page, and `format!` cost as much again as the base64 encoding.
+fn plain(kind: Kind, id: Uuid, buffer: &mut [u8; 96]) -> std::borrow::Cow<'_, [u8]> {
     let tag = kind.tag().as_bytes();
     let n = tag.len();
-    if n + 33 > text.len() {
-        return ID(URL_SAFE_NO_PAD.encode(format!("{}:{}", kind.tag(), id.simple())));
+    if n + 33 > buffer.len() {
+        return format!("{}:{}", kind.tag(), id.simple()).into_bytes().into();
     }
-    text[..n].copy_from_slice(tag);
-    text[n] = b':';
-    id.simple().encode_lower(&mut text[n + 1..n + 33]);
-    ID(URL_SAFE_NO_PAD.encode(&text[..n + 33]))
+    buffer[..n].copy_from_slice(tag);
+    buffer[n] = b':';
+    id.simple().encode_lower(&mut buffer[n + 1..n + 33]);
+    (&buffer[..n + 33]).into()
 }
 
 /// Decodes any global id into its kind and UUID.

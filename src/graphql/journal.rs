@@ -8,7 +8,7 @@ use sea_orm::ColumnTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
 use super::access::{self, LearnerScope, parts};
-use super::fast::{Leaves, List, time, value};
+use super::fast::{Leaf, Leaves, List, id, text, time, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders::{self, FollowUpEntry, FollowUpSynthesis};
@@ -44,19 +44,19 @@ impl JournalEntry {
 }
 
 impl Leaves for JournalEntry {
-    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
         let r = &self.row;
         Some(match name {
-            "id" => value(&ids::encode(Kind::JournalEntry, r.id)),
-            "content" => value(&r.content),
+            "id" => id(Kind::JournalEntry, r.id),
+            "content" => text(&r.content),
             // What `mood_tags` answers for tags stored as a list of strings; anything else goes
             // to the resolver, which reports it.
             "moodTags" => match &r.mood_tags {
-                serde_json::Value::Array(tags) => async_graphql::Value::List(
+                serde_json::Value::Array(tags) => Leaf::Value(async_graphql::Value::List(
                     tags.iter()
                         .map(|t| t.as_str().map(|s| async_graphql::Value::String(s.to_owned())))
                         .collect::<Option<_>>()?,
-                ),
+                )),
                 _ => return None,
             },
             "source" => value(&JournalSource::from(r.source)),
@@ -134,12 +134,12 @@ impl JournalFollowUp {
 }
 
 impl Leaves for JournalFollowUp {
-    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
         let r = &self.row;
         Some(match name {
-            "id" => value(&ids::encode(Kind::JournalFollowUp, r.id)),
-            "question" => value(&r.question),
-            "answer" => value(&r.answer),
+            "id" => id(Kind::JournalFollowUp, r.id),
+            "question" => text(&r.question),
+            "answer" => text(&r.answer),
             "createdAt" => time(&r.created_at),
             _ => return None,
         })

@@ -8,6 +8,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{EntityTrait, QueryFilter};
 
 use super::access::{self, LearnerScope, parts};
+use super::fast::{Fast, Leaf, Leaves, id, text, text_opt, time, value};
 use super::ids::{self, Kind};
 use super::page;
 use crate::domain::validate;
@@ -55,6 +56,23 @@ impl Learner {
     }
 }
 
+impl Leaves for Learner {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
+        let scope = &self.0.0;
+        let m = scope.model();
+        Some(match name {
+            "id" => id(Kind::Learner, scope.id()),
+            "externalId" => text(&m.external_id),
+            "displayName" => text_opt(m.display_name.as_deref()),
+            "bio" => text_opt(m.bio.as_deref()),
+            "timeZone" => text(&m.time_zone),
+            "createdAt" => time(&m.created_at),
+            "updatedAt" => time(&m.updated_at),
+            _ => return None,
+        })
+    }
+}
+
 /// The learner's own fields.
 pub struct LearnerCore(LearnerScope);
 
@@ -67,6 +85,17 @@ pub struct LearnerSettings {
     pub preferred_meditation_minutes: Option<i32>,
     /// Preferred mentor category for the wellbeing companion.
     pub preferred_mentor_category: Option<String>,
+}
+
+impl Leaves for LearnerSettings {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
+        Some(match name {
+            "theme" => value(&self.theme),
+            "preferredMeditationMinutes" => value(&self.preferred_meditation_minutes),
+            "preferredMentorCategory" => value(&self.preferred_mentor_category),
+            _ => return None,
+        })
+    }
 }
 
 /// The learner's own fields.
@@ -93,13 +122,13 @@ impl LearnerCore {
         &self.0.model().time_zone
     }
     /// Display preferences (theme, meditation length, mentor category).
-    async fn settings(&self) -> ApiResult<LearnerSettings> {
+    async fn settings(&self) -> ApiResult<Fast<LearnerSettings>> {
         let s = Settings::of(self.0.model())?;
-        Ok(LearnerSettings {
+        Ok(Fast(LearnerSettings {
             theme: s.theme,
             preferred_meditation_minutes: s.preferred_meditation_minutes,
             preferred_mentor_category: s.preferred_mentor_category,
-        })
+        }))
     }
     /// When the learner was created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -118,9 +147,9 @@ pub struct LearnerQuery;
 impl LearnerQuery {
     /// The learner the bearer token belongs to (null for staff and service tokens, and before a
     /// learner token's learner has been created).
-    async fn viewer(&self, ctx: &Context<'_>) -> ApiResult<Option<Learner>> {
+    async fn viewer(&self, ctx: &Context<'_>) -> ApiResult<Option<Fast<Learner>>> {
         let (_, viewer) = parts(ctx)?;
-        Ok(access::own_learner(ctx, viewer).await?.map(Learner::new))
+        Ok(access::own_learner(ctx, viewer).await?.map(|scope| Fast(Learner::new(scope))))
     }
 
     /// One learner, by global `id` or by `externalId` (exactly one of them); null when it does not
@@ -130,7 +159,7 @@ impl LearnerQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The learner's global id.")] id: Option<ID>,
         #[graphql(desc = "The client's own key for the learner.")] external_id: Option<String>,
-    ) -> ApiResult<Option<Learner>> {
+    ) -> ApiResult<Option<Fast<Learner>>> {
         let (state, viewer) = parts(ctx)?;
         let found = match (id, external_id) {
             (Some(id), None) => access::learner_by_gid(&state.db, viewer, "id", &id).await,
@@ -140,7 +169,7 @@ impl LearnerQuery {
             }
             _ => return Err(ApiError::bad_input("id", "give exactly one of `id` and `externalId`")),
         };
-        Ok(access::optional(found)?.map(Learner::new))
+        Ok(access::optional(found)?.map(|scope| Fast(Learner::new(scope))))
     }
 
     /// All learners, newest first (staff only). `search` matches externalId or displayName,

@@ -6,6 +6,7 @@ use entity::activity::ActivityKind;
 use entity::{journal_entry, meditation_reflection};
 
 use super::access::{self, LearnerScope, parts};
+use super::fast::{Fast, Leaf, Leaves, time_opt, value};
 use super::ids::{self, Kind};
 use super::journal::JournalEntry;
 use super::loaders::{self, ReflectionEntry};
@@ -86,6 +87,20 @@ pub struct ActivitySummary {
     pub last_active_at: Option<DateTime<Utc>>,
 }
 
+impl Leaves for ActivitySummary {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
+        Some(match name {
+            "chatSessions" => value(&self.chat_sessions),
+            "chatMessages" => value(&self.chat_messages),
+            "journalEntries" => value(&self.journal_entries),
+            "meditationSessions" => value(&self.meditation_sessions),
+            "meditationMinutes" => value(&self.meditation_minutes),
+            "lastActiveAt" => time_opt(&self.last_active_at),
+            _ => return None,
+        })
+    }
+}
+
 /// The meditation fields of `Learner`.
 pub struct LearnerMeditation(pub LearnerScope);
 
@@ -113,16 +128,16 @@ impl LearnerMeditation {
     }
 
     /// Counts of the learner's chat, journal and meditation activity.
-    async fn activity_summary(&self, ctx: &Context<'_>) -> ApiResult<ActivitySummary> {
+    async fn activity_summary(&self, ctx: &Context<'_>) -> ApiResult<Fast<ActivitySummary>> {
         let c = loaders::activity(ctx, &self.0).await?;
-        Ok(ActivitySummary {
+        Ok(Fast(ActivitySummary {
             chat_sessions: c.chat_sessions,
             chat_messages: c.chat_messages,
             journal_entries: c.journal_entries,
             meditation_sessions: c.meditation_sessions,
             meditation_minutes: c.meditation_minutes,
             last_active_at: c.last_active_at,
-        })
+        }))
     }
 }
 

@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, Que
 
 use crate::domain::validate;
 use crate::error::ApiResult;
-use crate::graphql::fast::{Fast, Leaves, List, Written, value};
+use crate::graphql::fast::{Fast, Leaf, Leaves, List, Written, value};
 use crate::graphql::ids::Cursor;
 
 pub const DEFAULT_PAGE: i32 = 20;
@@ -63,7 +63,7 @@ impl<N: Leaves> Page<N> {
 }
 
 impl Leaves for PageInfo {
-    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
         Some(match name {
             "hasPreviousPage" => value(&self.has_previous_page),
             "hasNextPage" => value(&self.has_next_page),
@@ -81,9 +81,9 @@ impl<N: OutputType> TypeName for Page<N> {
 }
 
 impl<N: Leaves> Leaves for Edge<N> {
-    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
         match name {
-            "cursor" => Some(async_graphql::Value::String(self.cursor.encode())),
+            "cursor" => Some(Leaf::Value(async_graphql::Value::String(self.cursor.encode()))),
             _ => None,
         }
     }

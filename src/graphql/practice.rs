@@ -8,7 +8,7 @@ use sea_orm::prelude::Uuid;
 use sea_orm::{ColumnTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::access::{self, LearnerScope, of_learner, parts};
-use super::fast::{Leaves, List, time, value};
+use super::fast::{Fast, Leaf, Leaves, List, id, text, text_opt, time, value};
 use super::goal::Goal;
 use super::ids::{self, Kind};
 use super::learner::Learner;
@@ -40,17 +40,17 @@ impl Attempt {
 }
 
 impl Leaves for Attempt {
-    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
         let r = &self.row;
         Some(match name {
-            "id" => value(&ids::encode(Kind::Attempt, r.id)),
-            "exerciseId" => value(&r.exercise_id),
-            "activityType" => value(&r.activity_type),
-            "objectiveId" => value(&r.objective_id),
+            "id" => id(Kind::Attempt, r.id),
+            "exerciseId" => text(&r.exercise_id),
+            "activityType" => text_opt(r.activity_type.as_deref()),
+            "objectiveId" => text_opt(r.objective_id.as_deref()),
             "isCorrect" => value(&r.is_correct),
             "completed" => value(&r.completed),
             "score" => value(&r.score),
-            "userAnswer" => value(&r.user_answer),
+            "userAnswer" => text_opt(r.user_answer.as_deref()),
             "responseTimeMs" => value(&r.response_time_ms),
             "occurredAt" => time(&r.occurred_at),
             "localDate" => value(&Date(r.local_date)),
@@ -141,6 +141,17 @@ pub struct Streak {
     pub last_practice_date: Option<Date>,
 }
 
+impl Leaves for Streak {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
+        Some(match name {
+            "current" => value(&self.current),
+            "longest" => value(&self.longest),
+            "lastPracticeDate" => value(&self.last_practice_date),
+            _ => return None,
+        })
+    }
+}
+
 impl Streak {
     pub fn at(summary: StreakSummary, today: NaiveDate) -> Self {
         Streak {
@@ -163,7 +174,7 @@ pub struct DayStat {
 }
 
 impl Leaves for DayStat {
-    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
         Some(match name {
             "date" => value(&self.date),
             "attempts" => value(&self.attempts),
@@ -193,6 +204,18 @@ pub struct ExerciseStat {
 pub struct ProgressStats {
     scope: LearnerScope,
     totals: Option<entity::learner_progress::Model>,
+}
+
+impl Leaves for ProgressStats {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
+        let totals = self.totals.as_ref();
+        Some(match name {
+            "totalAttempts" => value(&totals.map_or(0, |t| t.total_attempts)),
+            "correctAttempts" => value(&totals.map_or(0, |t| t.correct_attempts)),
+            "accuracy" => value(&totals.and_then(|t| ratio(t.correct_attempts, t.total_attempts))),
+            _ => return None,
+        })
+    }
 }
 
 /// Most days `byDay` covers.
@@ -348,15 +371,15 @@ impl LearnerPractice {
     }
 
     /// Practice streak in the learner's time zone; `current` is 0 once a day is missed.
-    async fn streak(&self, ctx: &Context<'_>) -> ApiResult<Streak> {
+    async fn streak(&self, ctx: &Context<'_>) -> ApiResult<Fast<Streak>> {
         let (state, _) = parts(ctx)?;
         let summary = loaders::progress(ctx, &self.0).await?.map(store::practice::summary_of).unwrap_or_default();
-        Ok(Streak::at(summary, local_date(state.clock.now(), self.0.time_zone()?)))
+        Ok(Fast(Streak::at(summary, local_date(state.clock.now(), self.0.time_zone()?))))
     }
 
     /// Practice totals, accuracy and per-day and per-exercise statistics.
-    async fn progress(&self, ctx: &Context<'_>) -> ApiResult<ProgressStats> {
-        Ok(ProgressStats { scope: self.0.clone(), totals: loaders::progress(ctx, &self.0).await? })
+    async fn progress(&self, ctx: &Context<'_>) -> ApiResult<Fast<ProgressStats>> {
+        Ok(Fast(ProgressStats { scope: self.0.clone(), totals: loaders::progress(ctx, &self.0).await? }))
     }
 }
 

@@ -11,7 +11,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::access::{self, LearnerScope, parts};
-use super::fast::{Leaves, List, time, time_opt, value};
+use super::fast::{Fast, Leaf, Leaves, List, id, text, text_opt, time, time_opt, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders;
@@ -147,6 +147,16 @@ pub struct TrackAlignment {
     pub percentage: f64,
 }
 
+impl Leaves for TrackAlignment {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
+        Some(match name {
+            "track" => text(&self.track),
+            "percentage" => value(&self.percentage),
+            _ => return None,
+        })
+    }
+}
+
 fn alignment(shares: Vec<TrackShare>) -> Vec<TrackAlignment> {
     shares.into_iter().map(|s| TrackAlignment { track: s.track, percentage: s.percentage }).collect()
 }
@@ -213,11 +223,11 @@ impl From<rules::Telemetry> for ProfilingTelemetry {
 pub struct ProfilingResponse(profiling_response::Model);
 
 impl Leaves for ProfilingResponse {
-    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
         let r = &self.0;
         Some(match name {
-            "questionId" => value(&r.question_id),
-            "selectedOption" => value(&r.selected_option),
+            "questionId" => text(&r.question_id),
+            "selectedOption" => text(&r.selected_option),
             "responseTimeMs" => value(&r.response_time_ms),
             "answeredAt" => time(&r.answered_at),
             _ => return None,
@@ -259,10 +269,10 @@ impl ProfilingSession {
 }
 
 impl Leaves for ProfilingSession {
-    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
         let r = &self.row;
         Some(match name {
-            "id" => value(&ids::encode(Kind::ProfilingSession, r.id)),
+            "id" => id(Kind::ProfilingSession, r.id),
             "status" => value(&ProfilingStatus::from(r.status)),
             "bankVersion" => value(&r.bank_version),
             "startedAt" => time(&r.started_at),
@@ -326,6 +336,19 @@ impl ProfilingSession {
 /// The outcome of a learner's latest completed profiling session.
 pub struct ProfilingOutcome(Option<profiling_outcome::Model>);
 
+impl Leaves for ProfilingOutcome {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
+        let o = self.0.as_ref();
+        Some(match name {
+            "complete" => value(&o.is_some()),
+            "completedAt" => time_opt(&o.map(|o| o.completed_at)),
+            "sessionId" => value(&o.map(|o| ids::encode(Kind::ProfilingSession, o.session_id))),
+            "trackKey" => text_opt(o.map(|o| o.track_key.as_str())),
+            _ => return None,
+        })
+    }
+}
+
 /// The outcome of a learner's latest completed profiling session.
 #[Object]
 impl ProfilingOutcome {
@@ -346,9 +369,9 @@ impl ProfilingOutcome {
         self.0.as_ref().map(|o| o.track_key.as_str())
     }
     /// Alignment over the five tracks (empty before completion).
-    async fn alignment(&self) -> ApiResult<Vec<TrackAlignment>> {
+    async fn alignment(&self) -> ApiResult<List<TrackAlignment>> {
         let shares = self.0.as_ref().map(store::profiling::outcome_alignment).transpose()?;
-        Ok(alignment(shares.unwrap_or_default()))
+        Ok(List(alignment(shares.unwrap_or_default())))
     }
 }
 
@@ -361,6 +384,23 @@ pub struct PortfolioItem {
 impl PortfolioItem {
     pub fn new(scope: LearnerScope, row: portfolio_item::Model) -> Self {
         PortfolioItem { _scope: scope, row }
+    }
+}
+
+impl Leaves for PortfolioItem {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
+        let r = &self.row;
+        Some(match name {
+            "id" => id(Kind::PortfolioItem, r.id),
+            "kind" => value(&PortfolioKind::from(r.kind)),
+            "title" => text(&r.title),
+            "content" => text(&r.content),
+            "url" => text_opt(r.url.as_deref()),
+            "profilingSessionId" => value(&r.profiling_session_id.map(|id| ids::encode(Kind::ProfilingSession, id))),
+            "createdAt" => time(&r.created_at),
+            "updatedAt" => time(&r.updated_at),
+            _ => return None,
+        })
     }
 }
 
@@ -463,6 +503,23 @@ pub struct RecipeRecommendation {
     reasons: Vec<String>,
 }
 
+impl Leaves for RecipeRecommendation {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
+        let r = &self.row;
+        Some(match name {
+            "id" => id(Kind::Recipe, r.id),
+            "slug" => text(&r.slug),
+            "title" => text(&r.title),
+            // A stored list that does not read goes to the resolver, which reports it.
+            "skillCodes" => value(&store::profiling::skill_codes(r).ok()?),
+            "usageCount" => value(&r.usage_count),
+            "avgRating" => value(&r.avg_rating),
+            "reasons" => value(&self.reasons),
+            _ => return None,
+        })
+    }
+}
+
 /// A recipe recommended to a learner, and why.
 #[Object]
 impl RecipeRecommendation {
@@ -530,15 +587,15 @@ impl LearnerProfiling {
         Ok(List(rows.into_iter().rev().take(n as usize).map(|r| ProfilingSession::new(self.0.clone(), r)).collect()))
     }
     /// The outcome of the latest completed profiling session (`complete` is false before one).
-    async fn profiling(&self, ctx: &Context<'_>) -> ApiResult<ProfilingOutcome> {
+    async fn profiling(&self, ctx: &Context<'_>) -> ApiResult<Fast<ProfilingOutcome>> {
         let rows = loaders::all_of::<profiling_outcome::Entity>(ctx, &self.0).await?;
-        Ok(ProfilingOutcome(rows.into_iter().next()))
+        Ok(Fast(ProfilingOutcome(rows.into_iter().next())))
     }
     /// The portfolio, oldest first (at most 100 items; the Value Statement is one of them).
     #[graphql(complexity = "MAX_PER_KIND * child_complexity.max(1) + 1")]
-    async fn portfolio(&self, ctx: &Context<'_>) -> ApiResult<Vec<PortfolioItem>> {
+    async fn portfolio(&self, ctx: &Context<'_>) -> ApiResult<List<PortfolioItem>> {
         let rows = loaders::all_of::<portfolio_item::Entity>(ctx, &self.0).await?;
-        Ok(rows.into_iter().take(MAX_PER_KIND).map(|r| PortfolioItem::new(self.0.clone(), r)).collect())
+        Ok(List(rows.into_iter().take(MAX_PER_KIND).map(|r| PortfolioItem::new(self.0.clone(), r)).collect()))
     }
     /// Active recipes that teach a gap skill of the profiling outcome (the primary track's skills
     /// and the weak modules' skills), by usage count, then rating, then slug; empty before
@@ -548,10 +605,10 @@ impl LearnerProfiling {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "How many, 1..=100 (default 10).")] first: Option<i32>,
-    ) -> ApiResult<Vec<RecipeRecommendation>> {
+    ) -> ApiResult<List<RecipeRecommendation>> {
         let n = validate::page_size(first, 10)?;
         let recs = loaders::recommendations(ctx, &self.0, n).await?;
-        Ok(recs.into_iter().map(|(row, reasons)| RecipeRecommendation { row, reasons }).collect())
+        Ok(List(recs.into_iter().map(|(row, reasons)| RecipeRecommendation { row, reasons }).collect()))
     }
     /// What to coach the learner on: the primary track, tracks within 5 points of it, then each
     /// weak module, each with its reason; empty before profiling is complete.

@@ -9,7 +9,7 @@ use sea_orm::prelude::Uuid;
 use tokio::sync::OnceCell;
 
 use super::access::{self, LearnerScope, parts};
-use super::fast::{Leaves, time, time_opt, value};
+use super::fast::{Leaf, Leaves, id, time, time_opt, value};
 use super::ids::{self, Kind};
 use super::learner::Learner;
 use super::loaders::SessionOf;
@@ -69,9 +69,9 @@ fn accuracy(row: &session::Model) -> Option<f64> {
 }
 
 impl Leaves for Session {
-    fn leaf(&self, name: &str) -> Option<async_graphql::Value> {
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
         if name == "id" {
-            return Some(value(&ids::encode(Kind::Session, self.id)));
+            return Some(id(Kind::Session, self.id));
         }
         // A session reached by id loads its row through its resolvers.
         let r = self.row.get()?;

@@ -95,9 +95,11 @@ async fn the_schema_describes_itself_and_downloads_as_sdl(b: Backend) {
     assert_eq!(body["data"]["s"]["d"], ours, "aliases too");
 }
 
-/// Attempts, sessions, journal entries, profiling answers, goals, edges and page info answer
-/// their scalar fields without the executor (`graphql::fast`); a directive sends an object through
-/// the executor whole. Both must give the same response, field for field, in the same order.
+/// The learner and every object of its view (attempts, sessions, journal entries, profiling
+/// answers, goals, edges, page info, settings, streak, progress, details, profiling outcome,
+/// portfolio, recommendations, activity) answer their scalar fields without the executor
+/// (`graphql::fast`); a directive sends an object through the executor whole. Both must give the
+/// same response, field for field, in the same order.
 async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
     let app = TestApp::spawn(b).await;
     let l = app.learner("leaves").await;
@@ -112,6 +114,12 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
     .await;
     app.ok("mutation($s: ID!) { endSession(input: { sessionId: $s }) { session { id } } }", json!({ "s": session }))
         .await;
+    // A recipe for the defender track's gap skill, so there is a recommendation.
+    app.ok(
+        "mutation { upsertRecipe(input: { slug: \"net\", title: \"Networks\", skillCodes: [\"NET-101\"] }) { created } }",
+        json!({}),
+    )
+    .await;
     let query = |extra: &str| {
         format!(
             "query($l: ID!) {{ learner(id: $l) {{ \
@@ -129,7 +137,19 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
                followUps {{ __typename id question answer createdAt {extra} }} {extra} }} }} \
              profilingSessions {{ __typename id status bankVersion startedAt completedAt \
                responses {{ __typename questionId selectedOption responseTimeMs answeredAt {extra} }} {extra} }} \
-             progress {{ byDay(last: 3) {{ __typename date attempts correct {extra} }} }} }} }}"
+             progress {{ __typename totalAttempts correctAttempts accuracy byDay(last: 3) {{ __typename date attempts correct {extra} }} {extra} }} \
+             __typename id externalId displayName bio timeZone createdAt updatedAt \
+             settings {{ __typename theme preferredMeditationMinutes preferredMentorCategory {extra} }} \
+             streak {{ __typename current longest lastPracticeDate {extra} }} \
+             preferences {{ __typename category value createdAt updatedAt {extra} }} interests struggles \
+             cognitiveMetrics {{ __typename taskName metrics recordedAt {extra} }} \
+             objectives {{ __typename objectiveId status score details startedAt completedAt updatedAt {extra} }} \
+             badges {{ __typename badgeId name details earnedAt {extra} }} \
+             profiling {{ __typename complete completedAt sessionId trackKey alignment {{ __typename track percentage {extra} }} {extra} }} \
+             portfolio {{ __typename id kind title content url profilingSessionId createdAt updatedAt {extra} }} \
+             recipeRecommendations {{ __typename id slug title skillCodes usageCount avgRating reasons recipe {{ slug }} {extra} }} \
+             activitySummary {{ __typename chatSessions chatMessages journalEntries meditationSessions meditationMinutes \
+               lastActiveAt {extra} }} {extra} }} }}"
         )
     };
     let fast = raw(&app, json!({ "query": query(""), "variables": { "l": l } })).await;
@@ -161,6 +181,20 @@ async fn list_objects_answer_their_scalars_as_the_executor_does(b: Backend) {
     assert!(today["date"].is_string() && today["attempts"].as_i64().is_some_and(|n| n > 0), "{body}");
     let responses = &learner["profilingSessions"][0]["responses"];
     assert!(responses[0]["questionId"].is_string() && responses[0]["answeredAt"].is_string(), "{body}");
+    assert_eq!(learner["externalId"], "leaves", "{body}");
+    assert_eq!(learner["timeZone"], "UTC", "{body}");
+    assert_eq!(learner["streak"]["current"], 1, "{body}");
+    assert_eq!(learner["progress"]["totalAttempts"], 2, "{body}");
+    assert_eq!(learner["preferences"][0]["value"], "visual", "{body}");
+    assert_eq!(learner["cognitiveMetrics"][0]["metrics"], json!({ "a": 1 }), "{body}");
+    assert_eq!(learner["objectives"][0]["status"], "COMPLETED", "{body}");
+    assert_eq!(learner["badges"][0]["name"], "First", "{body}");
+    assert_eq!(learner["profiling"]["trackKey"], "defender", "{body}");
+    assert!(learner["profiling"]["alignment"][0]["percentage"].is_number(), "{body}");
+    let kinds: Vec<&Value> = learner["portfolio"].as_array().expect("portfolio").iter().map(|i| &i["kind"]).collect();
+    assert_eq!(kinds, [&json!("VALUE_STATEMENT"), &json!("PROJECT")], "{body}");
+    assert_eq!(learner["recipeRecommendations"][0]["skillCodes"], json!(["NET-101"]), "{body}");
+    assert!(learner["activitySummary"]["journalEntries"].as_i64().is_some_and(|n| n > 0), "{body}");
 }
 
 /// Over HTTP, objects on the fast path are written as JSON text while they resolve
