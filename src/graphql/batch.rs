@@ -8,7 +8,7 @@
 //! query. The executor polls all siblings of a list (every item's fields) before any of them runs
 //! a second time, so a list costs exactly one statement per relation, whatever its length.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -16,18 +16,23 @@ use tokio::sync::OnceCell;
 
 use crate::error::{ApiError, ApiResult};
 
+/// The maps of batches and loaders. Their keys are ids and short tuples, hashed for every row of
+/// every batch: std's SipHash cost about 4% of a FullLearnerView. foldhash's seed is random per
+/// process, and a batch holds at most the keys the request limits allow.
+pub type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// One relation's batched query.
 pub trait BatchLoad: Send + Sync + 'static {
     type Key: Eq + Hash + Clone + Send + Sync + 'static;
     type Value: Clone + Send + Sync + 'static;
 
     /// The values for `keys` (distinct); a key without a value is simply absent.
-    fn load(&self, keys: &[Self::Key]) -> impl Future<Output = ApiResult<HashMap<Self::Key, Self::Value>>> + Send;
+    fn load(&self, keys: &[Self::Key]) -> impl Future<Output = ApiResult<Map<Self::Key, Self::Value>>> + Send;
 }
 
 /// A batch's values, each with the number of its loads that have not taken it yet: the last one
 /// takes the value rather than cloning it (a page's rows, for most keys of most batches).
-type Loaded<L> = Result<Mutex<HashMap<<L as BatchLoad>::Key, (usize, <L as BatchLoad>::Value)>>, ApiError>;
+type Loaded<L> = Result<Mutex<Map<<L as BatchLoad>::Key, (usize, <L as BatchLoad>::Value)>>, ApiError>;
 
 struct Batch<L: BatchLoad> {
     keys: Mutex<Vec<L::Key>>,
@@ -94,7 +99,7 @@ impl<L: BatchLoad> Batcher<L> {
                 // Read, not taken: if this load is cancelled mid-query, the next one retries with
                 // the same keys.
                 let keys = lock(&batch.keys).clone();
-                let mut loads = HashMap::with_capacity(keys.len());
+                let mut loads = Map::with_capacity_and_hasher(keys.len(), Default::default());
                 for key in &keys {
                     *loads.entry(key.clone()).or_insert(0usize) += 1;
                 }
@@ -123,7 +128,8 @@ impl<L: BatchLoad> Batcher<L> {
 
 /// `keys` without repeats, in their first order.
 fn dedup<K: Eq + Hash + Clone>(mut keys: Vec<K>) -> Vec<K> {
-    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    let mut seen: HashSet<K, foldhash::fast::RandomState> =
+        HashSet::with_capacity_and_hasher(keys.len(), Default::default());
     keys.retain(|k| seen.insert(k.clone()));
     keys
 }
@@ -140,7 +146,7 @@ mod tests {
         type Key = u32;
         type Value = u32;
 
-        async fn load(&self, keys: &[u32]) -> ApiResult<HashMap<u32, u32>> {
+        async fn load(&self, keys: &[u32]) -> ApiResult<Map<u32, u32>> {
             self.0.fetch_add(1, Ordering::SeqCst);
             Ok(keys.iter().filter(|k| **k != 7).map(|k| (*k, k * k)).collect())
         }

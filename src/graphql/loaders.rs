@@ -28,7 +28,7 @@ use sea_orm::{
 };
 
 use super::access::{LearnerOwned, LearnerScope};
-use super::batch::{BatchLoad, Batcher};
+use super::batch::{BatchLoad, Batcher, Map};
 use super::rows::Decode;
 use crate::domain::profiling as rules;
 use crate::error::{ApiError, ApiResult};
@@ -116,7 +116,7 @@ where
     type Value = E::Model;
 
     #[tracing::instrument(skip_all, fields(table = E::default().table_name(), keys = keys.len()))]
-    async fn load(&self, keys: &[Owned]) -> ApiResult<HashMap<Owned, E::Model>> {
+    async fn load(&self, keys: &[Owned]) -> ApiResult<Map<Owned, E::Model>> {
         let id = E::PrimaryKey::iter().next().map(PrimaryKeyToColumn::into_column).ok_or(ApiError::Internal)?;
         let rows = E::find().filter(id.is_in(keys.iter().map(|k| k.1))).all(&self.0).await?;
         Ok(rows
@@ -154,14 +154,14 @@ impl BatchLoad for GoalsOfLearner {
     type Value = Vec<goal::Model>;
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[GoalsKey]) -> ApiResult<HashMap<GoalsKey, Vec<goal::Model>>> {
+    async fn load(&self, keys: &[GoalsKey]) -> ApiResult<Map<GoalsKey, Vec<goal::Model>>> {
         let rows = goal::Entity::find()
             .filter(goal::Column::LearnerId.is_in(keys.iter().map(|k| k.0)))
             .order_by_asc(goal::Column::CreatedAt)
             .order_by_asc(goal::Column::Id)
             .all(&self.0)
             .await?;
-        let mut out: HashMap<GoalsKey, Vec<goal::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        let mut out: Map<GoalsKey, Vec<goal::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
         for g in rows {
             for status in [None, Some(g.status)] {
                 if let Some(list) = out.get_mut(&(g.learner_id, status)) {
@@ -181,7 +181,7 @@ impl BatchLoad for Progress {
     type Value = learner_progress::Model;
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[Uuid]) -> ApiResult<HashMap<Uuid, learner_progress::Model>> {
+    async fn load(&self, keys: &[Uuid]) -> ApiResult<Map<Uuid, learner_progress::Model>> {
         let rows = learner_progress::Entity::find()
             .filter(learner_progress::Column::LearnerId.is_in(keys.iter().copied()))
             .all(&self.0)
@@ -199,7 +199,7 @@ impl BatchLoad for LearnerByExternalId {
     type Value = learner::Model;
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, learner::Model>> {
+    async fn load(&self, keys: &[String]) -> ApiResult<Map<String, learner::Model>> {
         let rows = learner::Entity::find()
             .filter(learner::Column::ExternalId.is_in(keys.iter().cloned()))
             .all(&self.0)
@@ -226,8 +226,8 @@ impl BatchLoad for PracticeDays {
     type Value = Vec<practice_day::Model>;
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[DaysKey]) -> ApiResult<HashMap<DaysKey, Vec<practice_day::Model>>> {
-        let mut out: HashMap<DaysKey, Vec<practice_day::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+    async fn load(&self, keys: &[DaysKey]) -> ApiResult<Map<DaysKey, Vec<practice_day::Model>>> {
+        let mut out: Map<DaysKey, Vec<practice_day::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
         let (Some(from), Some(to)) = (keys.iter().map(|k| k.1).min(), keys.iter().map(|k| k.2).max()) else {
             return Ok(out);
         };
@@ -384,9 +384,9 @@ where
     type Value = Vec<E::Model>;
 
     #[tracing::instrument(skip_all, fields(table = E::default().table_name(), keys = keys.len()))]
-    async fn load(&self, keys: &[Uuid]) -> ApiResult<HashMap<Uuid, Vec<E::Model>>> {
+    async fn load(&self, keys: &[Uuid]) -> ApiResult<Map<Uuid, Vec<E::Model>>> {
         let rows = E::order(E::find().filter(E::learner_column().is_in(keys.iter().copied()))).all(&self.0).await?;
-        let mut out: HashMap<Uuid, Vec<E::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        let mut out: Map<Uuid, Vec<E::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
         for row in rows {
             if let Some(list) = out.get_mut(&E::owner(&row)) {
                 list.push(row);
@@ -525,8 +525,8 @@ where
     type Value = Vec<E::Model>;
 
     #[tracing::instrument(skip_all, fields(table = E::default().table_name(), keys = keys.len()))]
-    async fn load(&self, keys: &[Self::Key]) -> ApiResult<HashMap<Self::Key, Vec<E::Model>>> {
-        let mut out: HashMap<Self::Key, Vec<E::Model>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+    async fn load(&self, keys: &[Self::Key]) -> ApiResult<Map<Self::Key, Vec<E::Model>>> {
+        let mut out: Map<Self::Key, Vec<E::Model>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         let mut groups: HashMap<u64, Vec<&Self::Key>> = HashMap::new();
         for k in keys {
             groups.entry(k.2).or_default().push(k);
@@ -565,7 +565,7 @@ impl BatchLoad for SynthesizedFrom {
     type Value = journal_follow_up::Model;
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[Owned]) -> ApiResult<HashMap<Owned, journal_follow_up::Model>> {
+    async fn load(&self, keys: &[Owned]) -> ApiResult<Map<Owned, journal_follow_up::Model>> {
         let rows = journal_follow_up::Entity::find()
             .filter(journal_follow_up::Column::LearnerId.is_in(keys.iter().map(|k| k.0)))
             .filter(journal_follow_up::Column::SynthesizedEntryId.is_in(keys.iter().map(|k| k.1)))
@@ -592,7 +592,7 @@ impl BatchLoad for ReflectionOfSession {
     type Value = meditation_reflection::Model;
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[Owned]) -> ApiResult<HashMap<Owned, meditation_reflection::Model>> {
+    async fn load(&self, keys: &[Owned]) -> ApiResult<Map<Owned, meditation_reflection::Model>> {
         let rows = meditation_reflection::Entity::find()
             .filter(meditation_reflection::Column::LearnerId.is_in(keys.iter().map(|k| k.0)))
             .filter(meditation_reflection::Column::SessionId.is_in(keys.iter().map(|k| k.1)))
@@ -619,7 +619,7 @@ impl BatchLoad for StateByKey {
     type Value = conversation_state::Model;
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[(Uuid, String)]) -> ApiResult<HashMap<(Uuid, String), conversation_state::Model>> {
+    async fn load(&self, keys: &[(Uuid, String)]) -> ApiResult<Map<(Uuid, String), conversation_state::Model>> {
         let rows = conversation_state::Entity::find()
             .filter(conversation_state::Column::LearnerId.is_in(keys.iter().map(|k| k.0)))
             .filter(conversation_state::Column::SessionKey.is_in(keys.iter().map(|k| k.1.clone())))
@@ -658,7 +658,7 @@ impl BatchLoad for Activity {
     type Value = ActivityCounts;
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[Uuid]) -> ApiResult<HashMap<Uuid, ActivityCounts>> {
+    async fn load(&self, keys: &[Uuid]) -> ApiResult<Map<Uuid, ActivityCounts>> {
         use sea_orm::FromQueryResult;
         let ids: Vec<Uuid> = keys.to_vec();
         // (what, table, time column, summed column, extra condition)
@@ -702,7 +702,7 @@ impl BatchLoad for Activity {
         }
         let backend = self.0.get_database_backend();
         let rows = Row::find_by_statement(backend.build(&query)).all(&self.0).await?;
-        let mut out: HashMap<Uuid, ActivityCounts> = keys.iter().map(|k| (*k, ActivityCounts::default())).collect();
+        let mut out: Map<Uuid, ActivityCounts> = keys.iter().map(|k| (*k, ActivityCounts::default())).collect();
         for r in rows {
             let Some(c) = out.get_mut(&r.learner_id) else { continue };
             match r.what.as_str() {
@@ -741,10 +741,9 @@ impl BatchLoad for Recommendations {
     type Value = Vec<Recommended>;
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
-    async fn load(&self, keys: &[RecommendationsFor]) -> ApiResult<HashMap<RecommendationsFor, Vec<Recommended>>> {
+    async fn load(&self, keys: &[RecommendationsFor]) -> ApiResult<Map<RecommendationsFor, Vec<Recommended>>> {
         use sea_orm::{ConnectionTrait, FromQueryResult};
-        let mut out: HashMap<RecommendationsFor, Vec<Recommended>> =
-            keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+        let mut out: Map<RecommendationsFor, Vec<Recommended>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         let map = self.catalog.skill_map();
         // What each branch of the union answers, by its `part` column.
         let mut parts: Vec<(&RecommendationsFor, Vec<rules::Gap>)> = Vec::new();
@@ -946,8 +945,8 @@ where
     type Value = Vec<E::Model>;
 
     #[tracing::instrument(skip_all, fields(table = E::default().table_name(), keys = keys.len()))]
-    async fn load(&self, keys: &[PageKey]) -> ApiResult<HashMap<PageKey, Vec<E::Model>>> {
-        let mut out: HashMap<PageKey, Vec<E::Model>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+    async fn load(&self, keys: &[PageKey]) -> ApiResult<Map<PageKey, Vec<E::Model>>> {
+        let mut out: Map<PageKey, Vec<E::Model>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         // Statements: one per (parent or not, filter, size); a learner (or parent) paged twice
         // with different cursors in one batch goes to a second statement.
         let mut groups: Vec<(Shape<'_>, Vec<&PageKey>)> = Vec::new();
