@@ -67,13 +67,6 @@ fn write_response(out: &mut Vec<u8>, r: &Response, fragments: Fragments) -> serd
     Ok(())
 }
 
-/// `"key":value`, as a member of an object `to_vec` writes with `Fragments::Raw`; `key` is a
-/// response key (see `write_key`).
-pub fn write_member(out: &mut Vec<u8>, key: &Name, value: &Value) -> serde_json::Result<()> {
-    write_key(out, key);
-    write_raw(out, value)
-}
-
 /// `"key":`, before a member's value. `key` is a response key of a parsed document, a GraphQL
 /// name (`[_A-Za-z][_0-9A-Za-z]*`, the only names the parser accepts), which never needs
 /// escaping.
