@@ -77,6 +77,9 @@ struct Args {
     /// Admin URL of a PostgreSQL server (a database is created and dropped); SQLite otherwise.
     #[arg(long)]
     postgres: Option<String>,
+    /// The server's `LEARNGRAPH_WORKER_THREADS`; unset, its default (one per CPU).
+    #[arg(long)]
+    worker_threads: Option<usize>,
 }
 
 /// Answers in each of the heavy learner's profiling sessions (one per question: the bank needs at
@@ -187,15 +190,19 @@ async fn main() -> anyhow::Result<()> {
     state.db.clone().close().await.ok();
 
     // The server under test: the release binary, a process of its own.
-    let mut server = ServerProcess::start(&binary, &url).await?;
+    let mut server = ServerProcess::start(&binary, &url, args.worker_threads).await?;
     println!(
         "server: {} (pid {}), every setting at its default (open mode, query depth {} and complexity {}: all five \
-         kinds pass; {} pooled connections)",
+         kinds pass; {} pooled connections){}",
         binary.display(),
         server.pid,
         config.max_depth,
         config.max_complexity,
-        config.db_max_connections
+        config.db_max_connections,
+        match args.worker_threads {
+            Some(n) => format!(" but LEARNGRAPH_WORKER_THREADS={n}"),
+            None => " (worker threads: one per CPU)".to_owned(),
+        }
     );
     let endpoint = format!("http://{}/graphql", server.addr);
     let pg = match &args.postgres {
@@ -1129,7 +1136,7 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    async fn start(binary: &std::path::Path, url: &str) -> anyhow::Result<Self> {
+    async fn start(binary: &std::path::Path, url: &str, worker_threads: Option<usize>) -> anyhow::Result<Self> {
         // A free port, picked here (the server logs the one port 0 would give it).
         let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
         let log = std::env::temp_dir().join(format!("learngraph-view-server-{}.log", Uuid::new_v4().simple()));
@@ -1138,6 +1145,9 @@ impl ServerProcess {
             if key.starts_with("LEARNGRAPH_") {
                 command.env_remove(key);
             }
+        }
+        if let Some(n) = worker_threads {
+            command.env("LEARNGRAPH_WORKER_THREADS", n.to_string());
         }
         let child = command
             .arg("serve")

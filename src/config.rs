@@ -212,6 +212,12 @@ pub struct Config {
     #[arg(long, global = true, env = "LEARNGRAPH_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
     pub statement_timeout_ms: u64,
 
+    /// Threads that run requests; 0 (the default): one per CPU. On a machine whose CPUs are
+    /// shared with the database (or the load), fewer threads hand work between each other less
+    /// often: see the README's benchmark section.
+    #[arg(long, global = true, env = "LEARNGRAPH_WORKER_THREADS", default_value_t = 0)]
+    pub worker_threads: usize,
+
     /// Most pooled database connections.
     #[arg(long, global = true, env = "LEARNGRAPH_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,

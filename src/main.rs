@@ -9,9 +9,16 @@ use learngraph::{Server, build_state, db};
 use migration::{Migrator, MigratorTrait};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if cli.config.worker_threads > 0 {
+        runtime.worker_threads(cli.config.worker_threads);
+    }
+    runtime.enable_all().build().context("starting the async runtime")?.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&cli.config.log).context("parsing LEARNGRAPH_LOG")?)
         .with_writer(std::io::stderr)
