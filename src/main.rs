@@ -37,6 +37,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(
                 address = %server.addr,
                 database = %db::redact(&config.database_url),
+                worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
                 "learngraph listening; GraphiQL at http://{}/graphql",
                 server.addr
             );

@@ -163,6 +163,36 @@ async fn serve_migrates_logs_its_address_and_answers() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// `LEARNGRAPH_WORKER_THREADS` sizes the runtime that serves (its log line reads the runtime's own
+/// count); 0 or unset is one thread per CPU.
+#[tokio::test]
+async fn worker_threads_size_the_runtime() {
+    let (dir, url) = temp_db();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (setting, expected) in [(Some("1"), 1), (Some("3"), 3), (Some("0"), cpus), (None, cpus)] {
+        let mut command = bin();
+        command.env_remove("LEARNGRAPH_WORKER_THREADS");
+        if let Some(n) = setting {
+            command.env("LEARNGRAPH_WORKER_THREADS", n);
+        }
+        let (mut child, addr, logs) = serve_with(command, &url);
+        let listening = logs.last().expect("the listening line");
+        let threads = listening.split("worker_threads=").nth(1).and_then(|s| s.split_whitespace().next());
+        assert_eq!(threads, Some(expected.to_string().as_str()), "{setting:?}: {listening}");
+        let res = crate::common::http_client()
+            .post(format!("http://{addr}/graphql"))
+            .header("content-type", "application/json")
+            .body(r#"{"query":"{ __typename }"}"#)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.text().await.expect("body"), r#"{"data":{"__typename":"Query"}}"#, "{setting:?}");
+        child.kill().ok();
+        child.wait().ok();
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
 /// Copies `path` alone (no `-wal`, no `-shm`) and counts the learners in the copy.
 async fn learners_in_copy_of(path: &std::path::Path) -> i64 {
     use sea_orm::{ConnectionTrait, Database, Statement};
