@@ -30,6 +30,11 @@ impl StatementCounter {
         self.0.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Counts one statement (`reader::Reader`, which runs its statements outside the pool's hook).
+    pub(crate) fn add(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn attach(&self, db: &mut DatabaseConnection) {
         let count = self.0.clone();
         db.set_metric_callback(move |_| {
@@ -47,7 +52,7 @@ pub async fn connect_counted(config: &Config) -> anyhow::Result<(DatabaseConnect
 }
 
 /// How long a pooled connection may sit idle before it is tested on checkout.
-const POOL_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+pub(crate) const POOL_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(config.database_url.clone());

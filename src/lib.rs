@@ -21,6 +21,7 @@ pub mod http;
 pub mod import;
 pub mod json;
 pub mod live;
+pub mod reader;
 pub mod store;
 pub mod trusted;
 pub mod ws;
@@ -50,8 +51,7 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
     let (db, statements) = db::connect_counted(&config).await?;
     db::migrate(&db).await?;
     profiling.prepare(&db, clock.now()).await?;
-    let mut state = AppState::new(db, config, clock, profiling);
-    state.statements = statements;
+    let mut state = AppState::new(db, statements, config, clock, profiling);
     state.trusted = trusted;
     Ok(state)
 }

@@ -348,7 +348,7 @@ impl AuditQuery {
     ) -> ApiResult<page::Connection<AccessLogEntry>> {
         let (state, viewer) = parts(ctx)?;
         viewer.require_staff()?;
-        let scope = access::learner_by_gid(&state.db, viewer, "learnerId", &learner_id).await?;
+        let scope = access::learner_by_gid(&state.reader, viewer, "learnerId", &learner_id).await?;
         log_page(ctx, &scope, first, after, since).await
     }
 
@@ -361,7 +361,7 @@ impl AuditQuery {
     ) -> ApiResult<Vec<AccessLogEntry>> {
         let (state, viewer) = parts(ctx)?;
         viewer.require_staff()?;
-        Ok(store::audit::erasures(&state.db, &external_id).await?.into_iter().map(AccessLogEntry).collect())
+        Ok(store::audit::erasures(&state.reader, &external_id).await?.into_iter().map(AccessLogEntry).collect())
     }
 
     /// Everything stored about a learner, as one JSON document (the format of `learngraph export`;
@@ -374,7 +374,7 @@ impl AuditQuery {
         #[graphql(desc = "The learner.")] id: ID,
     ) -> ApiResult<Json<serde_json::Value>> {
         let (state, viewer) = parts(ctx)?;
-        let scope = access::learner_by_gid(&state.db, viewer, "id", &id).await?;
+        let scope = access::learner_by_gid(&state.reader, viewer, "id", &id).await?;
         let mut out = store::export::Bounded::new(state.config.max_export_bytes);
         store::export::write(&state.db, scope.id(), state.clock.now(), &mut out).await?;
         let doc = serde_json::from_slice(&out.buf).map_err(|e| {

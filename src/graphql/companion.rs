@@ -153,14 +153,15 @@ pub async fn messages_of(
         Some(after) => {
             let (state, viewer) = parts(ctx)?;
             let (last, _) =
-                access::owned::<chat_message::Entity, _>(&state.db, viewer, "after", &after, Kind::ChatMessage).await?;
+                access::owned::<chat_message::Entity, _>(&state.reader, viewer, "after", &after, Kind::ChatMessage)
+                    .await?;
             use sea_orm::{QueryOrder, QuerySelect};
             of_learner::<chat_message::Entity>(scope)
                 .filter(chat_message::Column::SessionId.eq(session_id))
                 .filter(chat_message::Column::Position.gt(last.position))
                 .order_by_asc(chat_message::Column::Position)
                 .limit(n)
-                .all(&state.db)
+                .all(&state.reader)
                 .await?
         }
         None => loaders::children::<chat_message::Entity>(ctx, scope, session_id, n).await?,

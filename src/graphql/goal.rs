@@ -155,7 +155,7 @@ impl Goal {
             select = select.filter(goal_profile_version::Column::Version.lt(before));
         }
         let rows =
-            select.order_by(goal_profile_version::Column::Version, Order::Desc).limit(limit).all(&state.db).await?;
+            select.order_by(goal_profile_version::Column::Version, Order::Desc).limit(limit).all(&state.reader).await?;
         Ok(rows
             .into_iter()
             .map(|v| GoalProfileVersion { version: v.version, profile: Json(v.profile), created_at: v.created_at })
@@ -196,7 +196,7 @@ impl LearnerGoals {
             (None, Some(ext)) => select.filter(goal::Column::ExternalId.eq(validate::lookup("externalId", ext)?)),
             _ => return Err(ApiError::bad_input("id", "give exactly one of `id` and `externalId`")),
         };
-        Ok(select.one(&state.db).await?.map(|g| Goal::new(self.0.clone(), g)))
+        Ok(select.one(&state.reader).await?.map(|g| Goal::new(self.0.clone(), g)))
     }
 }
 

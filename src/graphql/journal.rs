@@ -240,7 +240,7 @@ impl LearnerJournal {
         let n = usize::try_from(validate::page_size(first, 10)?).unwrap_or(100);
         let query = store::journal::embedding("embedding", &embedding)?;
         let tag = mood_tag.map(|t| validate::lookup("moodTag", t)).transpose()?;
-        let found = store::journal::similar(&state.db, &state.vectors, &self.0, &query, n, tag.as_deref()).await?;
+        let found = store::journal::similar(&state.reader, &state.vectors, &self.0, &query, n, tag.as_deref()).await?;
         Ok(found
             .into_iter()
             .map(|(score, e)| JournalMatch { score: f64::from(score), entry: JournalEntry::new(self.0.clone(), e) })

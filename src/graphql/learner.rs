@@ -162,7 +162,7 @@ impl LearnerQuery {
     ) -> ApiResult<Option<Fast<Learner>>> {
         let (state, viewer) = parts(ctx)?;
         let found = match (id, external_id) {
-            (Some(id), None) => access::learner_by_gid(&state.db, viewer, "id", &id).await,
+            (Some(id), None) => access::learner_by_gid(&state.reader, viewer, "id", &id).await,
             (None, Some(ext)) => {
                 let ext = validate::lookup("externalId", ext)?;
                 access::learner_by_external_id(ctx, viewer, &ext).await
@@ -191,7 +191,7 @@ impl LearnerQuery {
             select = select.filter(Expr::col(learner::Column::SearchText).like(LikeExpr::new(pattern).escape('\\')));
         }
         page::keyset(
-            &state.db,
+            &state.reader,
             select,
             (learner::Column::CreatedAt, learner::Column::Id),
             first,

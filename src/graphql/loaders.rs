@@ -23,7 +23,7 @@ use entity::{
 use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Alias, Asterisk, Condition, Expr, ExprTrait, Func, Query, SelectStatement, UnionType};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, Iterable, Order, PrimaryKeyToColumn, PrimaryKeyTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, EntityTrait, Iterable, Order, PrimaryKeyToColumn, PrimaryKeyTrait, QueryFilter,
     QueryOrder, Select,
 };
 
@@ -32,12 +32,13 @@ use super::batch::{BatchLoad, Batcher, Map};
 use super::rows::Decode;
 use crate::domain::profiling as rules;
 use crate::error::{ApiError, ApiResult};
+use crate::reader::Reader;
 use crate::store::profiling::Catalog;
 
 /// Registers every loader on a schema under construction.
 pub fn register<Q, M, S>(
     builder: async_graphql::SchemaBuilder<Q, M, S>,
-    db: &DatabaseConnection,
+    db: &Reader,
     catalog: &Arc<Catalog>,
 ) -> async_graphql::SchemaBuilder<Q, M, S> {
     builder
@@ -97,10 +98,10 @@ pub enum FollowUpSynthesis {}
 pub enum ReflectionEntry {}
 
 /// Rows of `E` by (learner, id), for the relation `R`.
-pub struct ById<E, R>(DatabaseConnection, PhantomData<fn() -> (E, R)>);
+pub struct ById<E, R>(Reader, PhantomData<fn() -> (E, R)>);
 
 impl<E, R> ById<E, R> {
-    fn new(db: &DatabaseConnection) -> Self {
+    fn new(db: &Reader) -> Self {
         ById(db.clone(), PhantomData)
     }
 }
@@ -147,7 +148,7 @@ where
 pub type GoalsKey = (Uuid, Option<GoalStatus>);
 
 /// All goals of a learner (optionally of one status), oldest first, for `Learner.goals`.
-pub struct GoalsOfLearner(DatabaseConnection);
+pub struct GoalsOfLearner(Reader);
 
 impl BatchLoad for GoalsOfLearner {
     type Key = GoalsKey;
@@ -174,7 +175,7 @@ impl BatchLoad for GoalsOfLearner {
 }
 
 /// Practice totals and streak summaries by learner id, for `streak` and `progress`.
-pub struct Progress(DatabaseConnection);
+pub struct Progress(Reader);
 
 impl BatchLoad for Progress {
     type Key = Uuid;
@@ -192,7 +193,7 @@ impl BatchLoad for Progress {
 
 /// Learners by `externalId`, for `learner(externalId:)`: the first statement of a dashboard's
 /// view, batched like every other so that the views in flight share it.
-pub struct LearnerByExternalId(DatabaseConnection);
+pub struct LearnerByExternalId(Reader);
 
 impl BatchLoad for LearnerByExternalId {
     type Key = String;
@@ -219,7 +220,7 @@ pub type DaysKey = (Uuid, NaiveDate, NaiveDate);
 /// Practice days of learners over day ranges, for `progress.byDay`: one statement for the batch,
 /// over the union of its ranges (learners in other time zones may be on another day), each key's
 /// days picked from it.
-pub struct PracticeDays(DatabaseConnection);
+pub struct PracticeDays(Reader);
 
 impl BatchLoad for PracticeDays {
     type Key = DaysKey;
@@ -367,10 +368,10 @@ listed! {
 }
 
 /// Every row of `E` of a learner, in `E`'s order (detail lists, at most `MAX_PER_KIND` each).
-pub struct OfLearner<E>(DatabaseConnection, PhantomData<fn() -> E>);
+pub struct OfLearner<E>(Reader, PhantomData<fn() -> E>);
 
 impl<E> OfLearner<E> {
-    fn new(db: &DatabaseConnection) -> Self {
+    fn new(db: &Reader) -> Self {
         OfLearner(db.clone(), PhantomData)
     }
 }
@@ -430,7 +431,7 @@ fn union_all(branches: impl IntoIterator<Item = SelectStatement>) -> Vec<SelectS
 /// (SQLite sorted all 2,000 attempts of a heavy learner to keep 50). More than
 /// `BRANCHES_PER_STATEMENT` parents take one statement per that many.
 async fn top_per_parent<E: Decode>(
-    db: &DatabaseConnection,
+    db: &Reader,
     parents: Vec<Condition>,
     order: &[(E::Column, Order)],
     n: u64,
@@ -508,10 +509,10 @@ child! {
 pub type ChildKey<P> = (Uuid, P, u64);
 
 /// The first `n` children of each parent, in the child's order: one statement per page.
-pub struct ChildrenOf<E>(DatabaseConnection, PhantomData<fn() -> E>);
+pub struct ChildrenOf<E>(Reader, PhantomData<fn() -> E>);
 
 impl<E> ChildrenOf<E> {
-    fn new(db: &DatabaseConnection) -> Self {
+    fn new(db: &Reader) -> Self {
         ChildrenOf(db.clone(), PhantomData)
     }
 }
@@ -558,7 +559,7 @@ where
 }
 
 /// The follow-up that synthesized an entry, by (learner, synthesized entry id).
-pub struct SynthesizedFrom(DatabaseConnection);
+pub struct SynthesizedFrom(Reader);
 
 impl BatchLoad for SynthesizedFrom {
     type Key = Owned;
@@ -585,7 +586,7 @@ pub async fn synthesized_from(
 }
 
 /// The reflection of a meditation session, by (learner, session id).
-pub struct ReflectionOfSession(DatabaseConnection);
+pub struct ReflectionOfSession(Reader);
 
 impl BatchLoad for ReflectionOfSession {
     type Key = Owned;
@@ -612,7 +613,7 @@ pub async fn reflection_of(
 }
 
 /// A conversation state by (learner, session key).
-pub struct StateByKey(DatabaseConnection);
+pub struct StateByKey(Reader);
 
 impl BatchLoad for StateByKey {
     type Key = (Uuid, String);
@@ -651,7 +652,7 @@ pub struct ActivityCounts {
 
 /// Activity summaries for a page of learners in one aggregate statement (a UNION ALL of one
 /// grouped count per table): the cost is the index ranges counted, never the rows loaded.
-pub struct Activity(DatabaseConnection);
+pub struct Activity(Reader);
 
 impl BatchLoad for Activity {
     type Key = Uuid;
@@ -732,7 +733,7 @@ pub type Recommended = (recipe::Model, Vec<String>);
 /// profiling outcomes they come from are read before, through the batch `Learner.profiling` also
 /// uses, so a view selecting both reads them once.
 pub struct Recommendations {
-    db: DatabaseConnection,
+    db: Reader,
     catalog: Arc<Catalog>,
 }
 
@@ -742,7 +743,7 @@ impl BatchLoad for Recommendations {
 
     #[tracing::instrument(skip_all, fields(keys = keys.len()))]
     async fn load(&self, keys: &[RecommendationsFor]) -> ApiResult<Map<RecommendationsFor, Vec<Recommended>>> {
-        use sea_orm::{ConnectionTrait, FromQueryResult};
+        use sea_orm::FromQueryResult;
         let mut out: Map<RecommendationsFor, Vec<Recommended>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         let map = self.catalog.skill_map();
         // What each branch of the union answers, by its `part` column.
@@ -923,14 +924,14 @@ type Shape<'a> = (bool, &'a PageFilter, u64);
 /// `R` tells apart pages under learners from pages under a parent row (a session's attempts):
 /// they are selected in different places of a query, so they batch separately (see the module
 /// comment).
-pub struct PagesOf<E, R>(DatabaseConnection, PhantomData<fn() -> (E, R)>);
+pub struct PagesOf<E, R>(Reader, PhantomData<fn() -> (E, R)>);
 
 /// Page tags: under a learner, under a parent row.
 pub enum UnderLearner {}
 pub enum UnderParent {}
 
 impl<E, R> PagesOf<E, R> {
-    fn new(db: &DatabaseConnection) -> Self {
+    fn new(db: &Reader) -> Self {
         PagesOf(db.clone(), PhantomData)
     }
 }

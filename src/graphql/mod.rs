@@ -47,7 +47,11 @@ pub struct AppState {
     pub auth: Auth,
     /// Turns to write on SQLite (one at a time); see `db::begin_write`.
     pub write_gate: Arc<tokio::sync::Semaphore>,
-    /// SQL statements run through `db` (for the statement-count tests and the benchmark).
+    /// Reads on connections kept checked out between statements (`reader.rs`): what the queries'
+    /// resolvers and the loaders read through.
+    pub reader: crate::reader::Reader,
+    /// SQL statements run through `db` and `reader` (for the statement-count tests and the
+    /// benchmark).
     pub statements: crate::db::StatementCounter,
     /// This replica's cache of journal vectors for similarity search.
     pub vectors: Arc<crate::store::vectors::VectorCache>,
@@ -62,6 +66,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         db: DatabaseConnection,
+        statements: crate::db::StatementCounter,
         config: Config,
         clock: Clock,
         profiling: crate::store::profiling::Catalog,
@@ -73,12 +78,13 @@ impl AppState {
             crate::live::Live::new(db.clone(), &config.database_url, config.live_buffer, config.max_ws_connections);
         AppState {
             live,
+            reader: crate::reader::Reader::new(&db, statements.clone()),
             db,
             config: Arc::new(config),
             clock,
             auth,
             write_gate: Arc::new(tokio::sync::Semaphore::new(1)),
-            statements: Default::default(),
+            statements,
             vectors,
             profiling: Arc::new(profiling),
             trusted: None,
@@ -259,7 +265,7 @@ pub fn build_schema(state: AppState) -> AppSchema {
         builder: SchemaBuilder<Q, M, live::Subscription>,
         state: &AppState,
     ) -> SchemaBuilder<Q, M, live::Subscription> {
-        let mut builder = loaders::register(builder, &state.db, &state.profiling)
+        let mut builder = loaders::register(builder, &state.reader, &state.profiling)
             .data(state.clone())
             .limit_depth(state.config.max_depth)
             .limit_complexity(state.config.max_complexity);

@@ -110,6 +110,6 @@ impl NodeQuery {
     ) -> ApiResult<Option<Node>> {
         let (state, viewer) = parts(ctx)?;
         let (kind, uuid) = ids::decode_any("id", &id)?;
-        fetch(&state.db, viewer, kind, uuid).await
+        fetch(&state.reader, viewer, kind, uuid).await
     }
 }

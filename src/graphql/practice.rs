@@ -240,7 +240,7 @@ impl ProgressStats {
     /// Number of distinct exercises attempted.
     async fn exercises_attempted(&self, ctx: &Context<'_>) -> ApiResult<i64> {
         let (state, _) = parts(ctx)?;
-        let n = of_learner::<exercise_stat::Entity>(&self.scope).count(&state.db).await?;
+        let n = of_learner::<exercise_stat::Entity>(&self.scope).count(&state.reader).await?;
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
     /// One entry per local day of the last `last` days (1..=366), oldest first, ending today;
@@ -288,7 +288,7 @@ impl ProgressStats {
             .order_by(exercise_stat::Column::LastAttemptAt, Order::Desc)
             .order_by(exercise_stat::Column::ExerciseId, Order::Asc)
             .limit(limit)
-            .all(&state.db)
+            .all(&state.reader)
             .await?;
         Ok(rows
             .into_iter()

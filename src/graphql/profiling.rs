@@ -324,7 +324,7 @@ impl ProfilingSession {
     ) -> ApiResult<Vec<ProfilingQuestion>> {
         let module = module_arg(module)?;
         let state = parts(ctx)?.0;
-        let bank = state.profiling.bank(&state.db, self.row.bank_version).await?;
+        let bank = state.profiling.bank(&state.reader, self.row.bank_version).await?;
         Ok(questions(&bank, module.as_deref()))
     }
     /// The learner.
@@ -645,8 +645,8 @@ impl ProfilingQuery {
         viewer.require_token()?;
         let module = module_arg(module)?;
         let bank = match version {
-            Some(v) => state.profiling.bank(&state.db, v).await?,
-            None => state.profiling.current(&state.db).await?.1,
+            Some(v) => state.profiling.bank(&state.reader, v).await?,
+            None => state.profiling.current(&state.reader).await?.1,
         };
         Ok(questions(&bank, module.as_deref()))
     }
@@ -661,12 +661,12 @@ impl ProfilingQuery {
         viewer.require_token()?;
         let version = match version {
             Some(v) => v,
-            None => state.profiling.current(&state.db).await?.0,
+            None => state.profiling.current(&state.reader).await?.0,
         };
-        let Some(row) = profiling_question_bank::Entity::find_by_id(version).one(&state.db).await? else {
+        let Some(row) = profiling_question_bank::Entity::find_by_id(version).one(&state.reader).await? else {
             return Ok(None);
         };
-        let bank = state.profiling.bank(&state.db, version).await?;
+        let bank = state.profiling.bank(&state.reader, version).await?;
         Ok(Some(ProfilingQuestionBank { row, bank }))
     }
 
@@ -692,7 +692,7 @@ impl ProfilingQuery {
             select = select.filter(recipe::Column::Id.in_subquery(with));
         }
         page::keyset(
-            &state.db,
+            &state.reader,
             select,
             (recipe::Column::CreatedAt, recipe::Column::Id),
             first,
@@ -959,7 +959,7 @@ impl ProfilingMutation {
         let txn = state.begin_write().await?;
         let (row, created) = store::profiling::publish(&txn, &state.profiling, bank, &viewer.name(), now).await?;
         txn.commit().await?;
-        let bank = state.profiling.bank(&state.db, row.version).await?;
+        let bank = state.profiling.bank(&state.reader, row.version).await?;
         Ok(PublishProfilingQuestionBankPayload { bank: ProfilingQuestionBank { row, bank }, created })
     }
 

@@ -129,6 +129,7 @@ impl TestApp {
         if let Some(h) = self.server.take() {
             h.await.ok();
         }
+        self.state.reader.release();
         self.state.db.clone().close().await.expect("close");
         self.state = build_state(self.config.clone(), self.clock.clone()).await.expect("state");
         self.schema = build_schema(self.state.clone());

@@ -23,6 +23,7 @@ mod outage;
 mod profiling;
 mod progress;
 mod protection;
+mod reader;
 mod schema_walk;
 mod scope;
 mod statements;
