@@ -17,6 +17,8 @@
 //!   tests it on its next checkout (`db::connect` sets that); a sweep every `IDLE` releases them
 //!   when no reads come, so a quiet server holds no connections outside its pool.
 //! - At most half the pool's connections wait in the stash, so writes always find room.
+//! - A connection out of the pool for `CYCLE` goes back to it after its statement, so the pool's
+//!   own checks on release (its maximum lifetime) still run under steady load.
 //!
 //! Reads run outside transactions, as through `DatabaseConnection`. Every statement is counted by
 //! the same `StatementCounter` as the pool's.
@@ -38,6 +40,9 @@ use crate::db::StatementCounter;
 /// idle time after which a connection is tested before use (`db::POOL_PING_IF_IDLE_FOR`).
 const IDLE: Duration = crate::db::POOL_PING_IF_IDLE_FOR;
 
+/// How long a connection may stay out of the pool, stashed between statements, before it goes back.
+const CYCLE: Duration = Duration::from_secs(60);
+
 /// Runs reads on stashed connections of `db`'s pool (see the module). Cheap to clone.
 #[derive(Clone)]
 pub struct Reader {
@@ -54,32 +59,41 @@ enum Pools {
     Other,
 }
 
-/// Connections whose last statement completed, most recently used last.
+/// Connections whose last statement completed, with when they were last used, most recently used
+/// last.
 struct Stash<DB: Database> {
     pool: Pool<DB>,
-    idle: Mutex<Vec<(PoolConnection<DB>, Instant)>>,
+    idle: Mutex<Vec<(Held<DB>, Instant)>>,
     most: usize,
+    cycle: Duration,
+}
+
+/// A connection out of the pool, and since when.
+struct Held<DB: Database> {
+    conn: PoolConnection<DB>,
+    since: Instant,
 }
 
 impl<DB: Database> Stash<DB> {
-    fn new(pool: &Pool<DB>) -> Arc<Self> {
+    fn new(pool: &Pool<DB>, cycle: Duration) -> Arc<Self> {
         let most = (pool.options().get_max_connections() / 2).max(1) as usize;
-        let stash = Arc::new(Stash { pool: pool.clone(), idle: Mutex::new(Vec::with_capacity(most)), most });
+        let idle = Mutex::new(Vec::with_capacity(most));
+        let stash = Arc::new(Stash { pool: pool.clone(), idle, most, cycle });
         let weak = Arc::downgrade(&stash);
         tokio::spawn(sweep(weak));
         stash
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(PoolConnection<DB>, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Held<DB>, Instant)>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The most recently stashed connection if it was used within `IDLE`, else one from the pool.
-    async fn take(&self) -> Result<PoolConnection<DB>, DbErr> {
+    async fn take(&self) -> Result<Held<DB>, DbErr> {
         let stale = {
             let mut idle = self.lock();
             match idle.pop() {
-                Some((conn, at)) if at.elapsed() < IDLE => return Ok(conn),
+                Some((held, at)) if at.elapsed() < IDLE => return Ok(held),
                 // The newest is stale, so all are: release them (outside the lock).
                 Some(newest) => {
                     let mut stale = std::mem::take(&mut *idle);
@@ -90,17 +104,22 @@ impl<DB: Database> Stash<DB> {
             }
         };
         drop(stale);
-        self.pool.acquire().await.map_err(acquire_error)
+        let conn = self.pool.acquire().await.map_err(acquire_error)?;
+        Ok(Held { conn, since: Instant::now() })
     }
 
-    /// Stashes a connection whose statement completed; past `most`, it goes back to the pool.
-    fn put(&self, conn: PoolConnection<DB>) {
+    /// Stashes a connection whose statement completed; past `most`, or out of the pool for
+    /// `cycle`, it goes back to the pool.
+    fn put(&self, held: Held<DB>) {
+        if held.since.elapsed() >= self.cycle {
+            return drop(held);
+        }
         let mut idle = self.lock();
         if idle.len() < self.most {
-            idle.push((conn, Instant::now()));
+            idle.push((held, Instant::now()));
         } else {
             drop(idle);
-            drop(conn);
+            drop(held);
         }
     }
 
@@ -132,9 +151,14 @@ impl Reader {
     /// A reader over `db`'s pool, counting into `statements`. Must be called inside a tokio
     /// runtime (it starts the sweep).
     pub fn new(db: &DatabaseConnection, statements: StatementCounter) -> Self {
+        Self::cycling(db, statements, CYCLE)
+    }
+
+    /// `new`, giving connections back to the pool after `cycle` out of it (tests shorten it).
+    pub fn cycling(db: &DatabaseConnection, statements: StatementCounter, cycle: Duration) -> Self {
         let pools = match db.get_database_backend() {
-            DbBackend::Postgres => Pools::Postgres(Stash::new(db.get_postgres_connection_pool())),
-            DbBackend::Sqlite => Pools::Sqlite(Stash::new(db.get_sqlite_connection_pool())),
+            DbBackend::Postgres => Pools::Postgres(Stash::new(db.get_postgres_connection_pool(), cycle)),
+            DbBackend::Sqlite => Pools::Sqlite(Stash::new(db.get_sqlite_connection_pool(), cycle)),
             _ => Pools::Other,
         };
         Reader { pools, db: db.clone(), statements }
@@ -194,7 +218,7 @@ macro_rules! stashed {
     ($reader:expr, $stash:expr, |$conn:ident| $run:expr, $map:expr) => {{
         $reader.statements.add();
         let mut held = $stash.take().await?;
-        let $conn = &mut *held;
+        let $conn = &mut *held.conn;
         let out = $run;
         if out.is_ok() {
             $stash.put(held);

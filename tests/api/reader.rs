@@ -14,6 +14,7 @@ crate::on_each_backend!(
     a_cancelled_read_does_not_leave_its_connection,
     a_failed_read_does_not_leave_its_connection,
     idle_connections_go_back_to_the_pool,
+    a_connection_in_steady_use_goes_back_to_the_pool_after_its_cycle,
     the_stash_holds_at_most_half_the_pool,
 );
 
@@ -98,6 +99,39 @@ async fn idle_connections_go_back_to_the_pool(backend: Backend) {
     }
     // The pool has them back: reads and writes go on.
     assert_eq!(one_i64(&app, "SELECT CAST(2 AS BIGINT) AS n").await.expect("read"), 2);
+}
+
+async fn a_connection_in_steady_use_goes_back_to_the_pool_after_its_cycle(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let counted = learngraph::db::StatementCounter::default();
+    let cycle = Duration::from_millis(600);
+    let reader = learngraph::reader::Reader::cycling(&app.state.db, counted.clone(), cycle);
+    let read = || async {
+        let row = reader.query_one_raw(statement(&app, "SELECT CAST(5 AS BIGINT) AS n")).await;
+        assert_eq!(row.expect("read").expect("row").try_get::<i64>("", "n").expect("n"), 5);
+    };
+    // The connection is checked out after `start`, so it has been out for less than that.
+    let start = std::time::Instant::now();
+    read().await;
+    assert_eq!(reader.stashed(), 1);
+    // Read every 100 ms, never idle for a second: within its cycle the connection is kept.
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        read().await;
+        if start.elapsed() < cycle {
+            assert_eq!(reader.stashed(), 1, "within its cycle, the connection is kept");
+        }
+    }
+    // Still used within a second of the last read, but out of the pool for longer than its cycle.
+    tokio::time::sleep(
+        (start + cycle + Duration::from_millis(100)).saturating_duration_since(std::time::Instant::now()),
+    )
+    .await;
+    read().await;
+    assert_eq!(reader.stashed(), 0, "out of the pool for its cycle, it went back");
+    read().await;
+    assert_eq!(reader.stashed(), 1, "a new checkout starts a new cycle");
+    assert_eq!(counted.get(), 5);
 }
 
 async fn the_stash_holds_at_most_half_the_pool(backend: Backend) {
