@@ -30,16 +30,14 @@ impl StatementCounter {
         self.0.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Counts one statement (`reader::Reader`, which runs its statements outside the pool's hook).
+    /// Counts one statement: the pool's hook, and `reader::Reader`, whose statements bypass it.
     pub(crate) fn add(&self) {
         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn attach(&self, db: &mut DatabaseConnection) {
-        let count = self.0.clone();
-        db.set_metric_callback(move |_| {
-            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        });
+        let count = self.clone();
+        db.set_metric_callback(move |_| count.add());
     }
 }
 

@@ -203,12 +203,13 @@ fn exec_error(err: sqlx::Error) -> DbErr {
 }
 
 /// The sqlx query of a statement, as sea-orm builds it.
-fn query<DB: Database>(stmt: &Statement) -> sqlx::query::Query<'_, DB, SqlxValues>
+fn query<DB: Database>(stmt: Statement) -> sqlx::query::Query<'static, DB, SqlxValues>
 where
     SqlxValues: sqlx::IntoArguments<DB>,
 {
-    let values = stmt.values.clone().unwrap_or_else(|| sea_orm::Values(Vec::new()));
-    sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values))
+    // The statement is ours: its values move into the arguments (sea-orm's own path clones them).
+    let values = stmt.values.unwrap_or_else(|| sea_orm::Values(Vec::new()));
+    sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql), SqlxValues(values))
 }
 
 /// Runs `$run` (an expression over `$conn`, a `&mut` connection, giving a sqlx `Result`) on a
@@ -248,7 +249,7 @@ impl ConnectionTrait for Reader {
         on_stash!(
             self,
             self.db.execute_raw(stmt).await,
-            |conn| query(&stmt).execute(conn).await.map(ExecResult::from),
+            |conn| query(stmt).execute(conn).await.map(ExecResult::from),
             exec_error
         )
     }
@@ -261,7 +262,7 @@ impl ConnectionTrait for Reader {
         on_stash!(
             self,
             self.db.query_one_raw(stmt).await,
-            |conn| query(&stmt).fetch_optional(conn).await.map(|row| row.map(QueryResult::from)),
+            |conn| query(stmt).fetch_optional(conn).await.map(|row| row.map(QueryResult::from)),
             query_error
         )
     }
@@ -270,7 +271,7 @@ impl ConnectionTrait for Reader {
         on_stash!(
             self,
             self.db.query_all_raw(stmt).await,
-            |conn| query(&stmt).fetch_all(conn).await.map(|rows| rows.into_iter().map(QueryResult::from).collect()),
+            |conn| query(stmt).fetch_all(conn).await.map(|rows| rows.into_iter().map(QueryResult::from).collect()),
             query_error
         )
     }
